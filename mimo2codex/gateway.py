@@ -1,0 +1,74 @@
+"""Gateway: the per-app state every endpoint shares (settings, router, transport, log hooks).
+
+Built by :func:`mimo2codex.server.create_app`; the transport is opened and closed by the app's
+lifespan. Endpoints reach it through ``request.app.state.gateway``.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from mimo2codex.protocol.notes import Note
+from mimo2codex.request_log import RecordHook, RequestRecord
+from mimo2codex.routing import Route, Router
+from mimo2codex.settings import Settings
+from mimo2codex.upstream import Transport
+
+log = logging.getLogger("mimo2codex")
+
+_NOTE_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING}
+
+
+@dataclass(slots=True)
+class Gateway:
+    settings: Settings
+    router: Router
+    transport: Transport
+    hooks: list[RecordHook] = field(default_factory=list)
+    #: (code, subject) of warnings already logged: "warned once per process"
+    _warned: set[tuple[str, str]] = field(default_factory=set)
+
+    def report_notes(self, notes: Iterable[Note], request_id: str) -> None:
+        for note in notes:
+            if note.level == "warning":
+                key = (note.code, note.subject)
+                if key in self._warned:
+                    continue
+                self._warned.add(key)
+            log.log(_NOTE_LEVELS[note.level], "[%s] %s", request_id, note.message)
+
+    def report_route(self, route: Route) -> None:
+        if route.rewritten:
+            key = ("model_rewrite", f"{route.requested}\0{route.provider.id}/{route.upstream_model}")
+            if key not in self._warned:
+                self._warned.add(key)
+                log.warning(
+                    "model %r is not served by any configured provider with a key; using %s/%s instead",
+                    route.requested,
+                    route.provider.id,
+                    route.upstream_model,
+                )
+
+    def emit(self, record: RequestRecord) -> None:
+        record.duration_ms = (time.time() - record.started_at) * 1000
+        for hook in self.hooks:
+            try:
+                hook(record)
+            except Exception:  # a broken subscriber must never break the request path
+                log.exception("request-log subscriber %r failed", hook)
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(12)}"
+
+
+def route_headers(route: Route) -> dict[str, str]:
+    """Response headers that make routing visible: a rewrite is never silent."""
+    headers = {"x-mimo2codex-provider": route.provider.id, "x-mimo2codex-model": route.upstream_model}
+    if route.rewritten:
+        headers["x-mimo2codex-model-rewrite"] = f"{route.requested} -> {route.upstream_model}"
+    return headers

@@ -1,0 +1,63 @@
+"""The request-log hook: one :class:`RequestRecord` per request, handed to every subscriber.
+
+Subscribers must not block: the (later) SQLite store enqueues the record for its writer thread, and
+the default subscriber writes one log line. Records hold no secrets and no bodies.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger("mimo2codex.requests")
+
+
+@dataclass(slots=True)
+class RequestRecord:
+    request_id: str
+    endpoint: str
+    started_at: float
+    stream: bool
+    client_model: str = ""
+    provider: str = ""
+    upstream_model: str = ""
+    #: HTTP status sent to the client
+    status: int = 200
+    #: completed | incomplete | failed | error | cancelled | probe
+    outcome: str = "completed"
+    error_code: str | None = None
+    error_message: str | None = None
+    #: Responses-shaped usage (input_tokens, output_tokens, total_tokens, details)
+    usage: dict[str, Any] | None = None
+    tool_calls: list[str] = field(default_factory=list)
+    finish_reason: str | None = None
+    #: milliseconds from arrival to the first output event / to the end
+    first_event_ms: float | None = None
+    duration_ms: float = 0.0
+    upstream_attempts: int = 0
+
+
+RecordHook = Callable[[RequestRecord], None]
+
+
+def log_record(record: RequestRecord) -> None:
+    """The default subscriber: one INFO line per request."""
+    usage = record.usage or {}
+    route = f"{record.client_model}"
+    if record.provider:
+        route += f" -> {record.provider}/{record.upstream_model}"
+    detail = f" {record.error_code}: {record.error_message}" if record.error_code else ""
+    log.info(
+        "%s %s %d %s %.0fms in=%s out=%s tools=%d%s",
+        record.endpoint,
+        route,
+        record.status,
+        record.outcome,
+        record.duration_ms,
+        usage.get("input_tokens", "-"),
+        usage.get("output_tokens", "-"),
+        len(record.tool_calls),
+        detail,
+    )

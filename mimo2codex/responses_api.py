@@ -1,0 +1,359 @@
+"""POST /v1/responses: translate to Chat Completions, call the upstream, translate back.
+
+The streamed path commits to ``200 text/event-stream`` only once the upstream's status line is in or
+``status_grace`` has passed, so a quick upstream 429 or 400 reaches Codex as a real HTTP status
+(CONTRACT §1.7: a 429 with ``Retry-After`` is retried after exactly that delay). After that point
+every failure becomes ``response.failed`` with a code Codex classifies (§1.6), and keepalive comments
+flow whenever the upstream is silent (§1.8).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from mimo2codex.errors import GatewayError, InvalidRequest, UpstreamUnavailable
+from mimo2codex.gateway import Gateway, new_id, route_headers
+from mimo2codex.http_body import json_response, read_json_object
+from mimo2codex.protocol.context import ResponseContext, echo_fields
+from mimo2codex.protocol.failure import classify_upstream_failure, to_error
+from mimo2codex.protocol.request import responses_to_chat
+from mimo2codex.protocol.response import chat_to_response, synthetic_events, synthetic_response
+from mimo2codex.protocol.sse import KEEPALIVE, SSEDecoder, encode_event
+from mimo2codex.protocol.stream import StreamTranslator
+from mimo2codex.providers.base import WireApi
+from mimo2codex.request_log import RequestRecord
+from mimo2codex.routing import Route
+from mimo2codex.streaming import EventStreamResponse
+from mimo2codex.upstream import UpstreamRequest, UpstreamResponse
+
+log = logging.getLogger("mimo2codex")
+
+PROBE_TEXT = "mimo2codex is up. This is a connection test answer; no upstream model was called."
+
+
+def encode_events(events: list[dict[str, Any]]) -> bytes:
+    return b"".join(encode_event(event) for event in events)
+
+
+def is_probe(body: dict[str, Any]) -> bool:
+    """A connection test (cc-switch and similar): no input and no instructions at all."""
+    return not body.get("input") and not body.get("instructions")
+
+
+async def upstream_failure(response: UpstreamResponse, route: Route) -> GatewayError:
+    """The gateway error for an upstream answer with status >= 400 (the response is closed)."""
+    try:
+        raw = await response.read()
+    except GatewayError:
+        raw = b""
+    finally:
+        response.close()
+    failure = classify_upstream_failure(
+        response.status, raw, retry_after=response.headers.get("retry-after"), now=time.time()
+    )
+    return to_error(failure, route.provider.id)
+
+
+def garbage_error(route: Route, detail: str) -> UpstreamUnavailable:
+    return UpstreamUnavailable(
+        f"upstream '{route.provider.id}' sent an invalid response: {detail}", provider=route.provider.id
+    )
+
+
+async def create_response(request: Request) -> Response:
+    gateway: Gateway = request.app.state.gateway
+    started = time.time()
+    body = await read_json_object(request, gateway.settings.max_body_bytes)
+    stream = bool(body.get("stream", False))
+    model = body.get("model", "")
+    if not isinstance(model, str):
+        raise InvalidRequest("model must be a string", param="model")
+    record = RequestRecord(new_id("req"), "/v1/responses", started, stream, client_model=model)
+    ctx = ResponseContext(
+        response_id=new_id("resp"),
+        created_at=int(started),
+        model=model,
+        echo=echo_fields(body),
+        expose_reasoning=gateway.settings.expose_reasoning,
+    )
+
+    if is_probe(body):
+        record.outcome = "probe"
+        gateway.emit(record)
+        if stream:
+            return EventStreamResponse(_once(encode_events(synthetic_events(ctx, PROBE_TEXT))))
+        return json_response(synthetic_response(ctx, PROBE_TEXT))
+
+    route = gateway.router.route(model)
+    gateway.report_route(route)
+    record.provider, record.upstream_model = route.provider.id, route.upstream_model
+    headers = route_headers(route)
+
+    if route.provider.wire_api is WireApi.RESPONSES:
+        return await _passthrough(gateway, route, body, record, headers)
+
+    profile = route.provider.profile(route.upstream_model)
+    try:
+        chat = responses_to_chat(body, profile)
+    except GatewayError as exc:
+        record.status, record.outcome, record.error_code = exc.status_code, "error", exc.code
+        gateway.emit(record)
+        raise
+    gateway.report_notes(chat.notes, record.request_id)
+    ctx.tool_map = chat.tool_map
+    ctx.think_tags = profile.think_tags
+    chat.body["stream"] = stream
+    upstream_request = UpstreamRequest(route.provider, "/chat/completions", orjson.dumps(chat.body), stream)
+    if gateway.settings.verbose:
+        log.debug("[%s] upstream request: %s", record.request_id, orjson.dumps(chat.body)[:20000].decode())
+
+    if not stream:
+        return await _complete(gateway, route, upstream_request, ctx, record, headers)
+    return await _stream(gateway, route, upstream_request, ctx, record, headers)
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+async def _complete(
+    gateway: Gateway,
+    route: Route,
+    upstream_request: UpstreamRequest,
+    ctx: ResponseContext,
+    record: RequestRecord,
+    headers: dict[str, str],
+) -> Response:
+    try:
+        record.upstream_attempts += 1
+        upstream = await gateway.transport.open(upstream_request)
+        if upstream.status >= 400:
+            raise await upstream_failure(upstream, route)
+        raw = await upstream.read()
+        try:
+            chat = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise garbage_error(route, f"a body that is not JSON ({raw[:120]!r})") from None
+        if not isinstance(chat, dict):
+            raise garbage_error(route, "a JSON body that is not an object")
+        if chat.get("error"):
+            # Some vendors answer 200 with an error body.
+            raise to_error(classify_upstream_failure(502, chat, retry_after=None, now=time.time()), route.provider.id)
+        response = chat_to_response(chat, ctx)
+    except GatewayError as exc:
+        record.status, record.outcome = exc.status_code, "error"
+        record.error_code, record.error_message = exc.code, exc.message
+        gateway.emit(record)
+        raise
+    record.outcome = str(response.get("status", "completed"))
+    record.usage = response.get("usage")
+    record.tool_calls = [
+        str(item.get("name")) for item in response["output"] if item.get("type") != "message" and "name" in item
+    ]
+    gateway.emit(record)
+    return json_response(response, headers=headers)
+
+
+async def _stream(
+    gateway: Gateway,
+    route: Route,
+    upstream_request: UpstreamRequest,
+    ctx: ResponseContext,
+    record: RequestRecord,
+    headers: dict[str, str],
+) -> Response:
+    settings = gateway.settings
+    record.upstream_attempts += 1
+    opening = asyncio.ensure_future(gateway.transport.open(upstream_request))
+    done, _ = await asyncio.wait({opening}, timeout=settings.status_grace)
+    if done:
+        try:
+            upstream = opening.result()
+            if upstream.status >= 400:
+                raise await upstream_failure(upstream, route)
+        except GatewayError as exc:
+            record.status, record.outcome = exc.status_code, "error"
+            record.error_code, record.error_message = exc.code, exc.message
+            gateway.emit(record)
+            raise
+
+    translator = StreamTranslator(ctx)
+    tick = settings.keepalive_interval
+
+    async def body() -> AsyncIterator[bytes]:
+        upstream: UpstreamResponse | None = None
+        finished = False
+        try:
+            yield encode_events(translator.start())
+            while True:
+                try:
+                    upstream = await asyncio.wait_for(asyncio.shield(opening), tick)
+                    break
+                except TimeoutError:
+                    yield KEEPALIVE
+            if upstream.status >= 400:
+                raise await upstream_failure(upstream, route)
+            decoder = SSEDecoder()
+            saw_done = False
+            async for piece in upstream.chunks(tick):
+                if piece is None:
+                    yield KEEPALIVE
+                    continue
+                out: list[dict[str, Any]] = []
+                for event in decoder.feed(piece):
+                    data = event.data
+                    if data == "[DONE]":
+                        saw_done = True
+                        break
+                    try:
+                        chunk = orjson.loads(data)
+                    except orjson.JSONDecodeError:
+                        log.debug("[%s] skipping non-JSON upstream line: %.200s", record.request_id, data)
+                        continue
+                    if not isinstance(chunk, dict):
+                        continue
+                    if chunk.get("error"):
+                        raise to_error(
+                            classify_upstream_failure(502, chunk, retry_after=None, now=time.time()),
+                            route.provider.id,
+                        )
+                    out.extend(translator.feed(chunk))
+                if out:
+                    if record.first_event_ms is None:
+                        record.first_event_ms = (time.time() - record.started_at) * 1000
+                    yield encode_events(out)
+                if saw_done:
+                    break
+            if not saw_done and translator.finish_reason is None:
+                raise garbage_error(route, "the stream ended before the model finished (no finish_reason, no [DONE])")
+            finished = True
+            yield encode_events(translator.finish())
+        except GatewayError as exc:
+            record.error_code, record.error_message = exc.failed_code(), exc.message
+            yield encode_events(translator.fail(exc.failed_code(), exc.message))
+        finally:
+            if upstream is not None:
+                if finished:
+                    await _drain(upstream)
+                upstream.close()
+            elif not opening.done():
+                opening.cancel()
+            else:
+                with contextlib.suppress(BaseException):
+                    opening.result().close()
+            _finish_record(gateway, record, translator)
+
+    def on_disconnect() -> None:
+        record.outcome = "cancelled"
+
+    return EventStreamResponse(body(), headers=headers, on_disconnect=on_disconnect)
+
+
+async def _drain(upstream: UpstreamResponse) -> None:
+    """Read the few bytes after ``[DONE]`` so the pooled connection can be reused."""
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(1.0):
+            async for piece in upstream.chunks(1.0):
+                if piece is None:
+                    return
+
+
+def _finish_record(gateway: Gateway, record: RequestRecord, translator: StreamTranslator) -> None:
+    if record.outcome != "cancelled":
+        record.outcome = translator.status
+    record.usage = translator.usage
+    record.finish_reason = translator.finish_reason
+    record.tool_calls = list(translator.tool_call_names)
+    gateway.emit(record)
+
+
+async def _passthrough(
+    gateway: Gateway, route: Route, body: dict[str, Any], record: RequestRecord, headers: dict[str, str]
+) -> Response:
+    """A native Responses upstream: the body goes through with only the model rewritten."""
+    body["model"] = route.upstream_model
+    upstream_request = UpstreamRequest(route.provider, "/responses", orjson.dumps(body), record.stream)
+    record.upstream_attempts += 1
+    try:
+        upstream = await gateway.transport.open(upstream_request)
+        if upstream.status >= 400:
+            raise await upstream_failure(upstream, route)
+    except GatewayError as exc:
+        record.status, record.outcome, record.error_code, record.error_message = (
+            exc.status_code,
+            "error",
+            exc.code,
+            exc.message,
+        )
+        gateway.emit(record)
+        raise
+    if not record.stream:
+        raw = await upstream.read()
+        upstream.close()
+        with contextlib.suppress(orjson.JSONDecodeError, AttributeError):
+            parsed = orjson.loads(raw)
+            record.usage = parsed.get("usage")
+            record.outcome = str(parsed.get("status", "completed"))
+        gateway.emit(record)
+        return Response(raw, media_type="application/json", headers=headers)
+
+    tick = gateway.settings.keepalive_interval
+
+    async def relay() -> AsyncIterator[bytes]:
+        at_boundary = True
+        decoder = SSEDecoder()
+        try:
+            async for piece in upstream.chunks(tick):
+                if piece is None:
+                    # A comment is only safe between events, never inside a half-sent one.
+                    if at_boundary:
+                        yield KEEPALIVE
+                    continue
+                at_boundary = piece.endswith((b"\n\n", b"\r\n\r\n"))
+                for event in decoder.feed(piece):
+                    _observe_responses_event(event.data, record)
+                yield piece
+        except GatewayError as exc:
+            record.outcome, record.error_code, record.error_message = "failed", exc.failed_code(), exc.message
+            if at_boundary:
+                yield encode_event(
+                    {
+                        "type": "response.failed",
+                        "response": {
+                            "id": new_id("resp"),
+                            "status": "failed",
+                            "error": {"code": exc.failed_code(), "message": exc.message},
+                        },
+                    }
+                )
+        finally:
+            upstream.close()
+            gateway.emit(record)
+
+    return EventStreamResponse(relay(), headers=headers)
+
+
+def _observe_responses_event(data: str, record: RequestRecord) -> None:
+    """Pick usage and outcome from a native Responses stream for the request log."""
+    if '"response.' not in data[:80]:
+        return
+    with contextlib.suppress(orjson.JSONDecodeError, AttributeError, TypeError):
+        event = orjson.loads(data)
+        kind = event.get("type", "")
+        if kind in ("response.completed", "response.incomplete", "response.failed"):
+            response = event.get("response") or {}
+            record.outcome = kind.removeprefix("response.")
+            record.usage = response.get("usage")
+        elif kind == "response.output_item.done":
+            item = event.get("item") or {}
+            if "name" in item:
+                record.tool_calls.append(str(item["name"]))

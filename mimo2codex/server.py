@@ -1,0 +1,172 @@
+"""The ASGI app factory: routes, the lifespan that owns the upstream transport, the error boundary.
+
+>>> from mimo2codex.settings import load_settings
+>>> app = create_app(load_settings({"GENERIC_BASE_URL": "http://127.0.0.1:9/v1"}))
+
+Nothing happens at import time; resources live exactly as long as the app's lifespan.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from mimo2codex import __version__
+from mimo2codex.chat_api import chat_completions
+from mimo2codex.errors import GatewayError, MethodNotAllowed, NotFound, UpstreamError
+from mimo2codex.gateway import Gateway
+from mimo2codex.http_body import json_response
+from mimo2codex.request_log import RecordHook, log_record
+from mimo2codex.responses_api import create_response
+from mimo2codex.settings import Settings
+from mimo2codex.upstream import AiohttpTransport, Timeouts, Transport
+
+log = logging.getLogger("mimo2codex")
+
+
+def _gateway(request: Request) -> Gateway:
+    gateway: Gateway = request.app.state.gateway
+    return gateway
+
+
+async def list_models(request: Request) -> Response:
+    gateway = _gateway(request)
+    data: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for provider in gateway.router.providers:
+        ids = [m.id for m in provider.models] or ([provider.default_model] if provider.default_model else [])
+        for model_id in ids:
+            if model_id not in seen:
+                seen.add(model_id)
+                data.append({"id": model_id, "object": "model", "created": 0, "owned_by": provider.id})
+    return json_response({"object": "list", "data": data})
+
+
+async def healthz(request: Request) -> Response:
+    return json_response({"status": "ok"})
+
+
+async def status(request: Request) -> Response:
+    gateway = _gateway(request)
+    settings = gateway.settings
+    return json_response(
+        {
+            "name": "mimo2codex",
+            "version": __version__,
+            "status": "ok",
+            "listen": settings.listen_url,
+            "default_provider": gateway.router.default.id,
+            "providers": [
+                {
+                    "id": p.id,
+                    "display_name": p.display_name,
+                    "base_url": p.base_url,
+                    "wire_api": p.wire_api.value,
+                    "has_key": bool(p.api_key),
+                    "default_model": p.default_model,
+                    "models": [m.id for m in p.models],
+                }
+                for p in gateway.router.providers
+            ],
+            "endpoints": [
+                "POST /v1/responses",
+                "POST /v1/chat/completions",
+                "GET /v1/models",
+                "GET /healthz",
+            ],
+        }
+    )
+
+
+def _error_response(exc: GatewayError) -> Response:
+    return json_response(exc.to_body(), status=exc.status_code, headers=exc.headers())
+
+
+async def _handle_gateway_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, GatewayError)
+    if isinstance(exc, UpstreamError):
+        log.warning("%s %s -> %d %s", request.method, request.url.path, exc.status_code, exc.message)
+    return _error_response(exc)
+
+
+async def _handle_http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 405:
+        error: GatewayError = MethodNotAllowed(f"method {request.method} is not allowed on {request.url.path}")
+        response = _error_response(error)
+        if exc.headers and "Allow" in exc.headers:
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
+    if exc.status_code == 404:
+        return _error_response(NotFound(f"no route for {request.method} {request.url.path}"))
+    return json_response(
+        {"error": {"message": str(exc.detail), "type": "invalid_request_error", "param": None, "code": None}},
+        status=exc.status_code,
+    )
+
+
+async def _handle_unexpected(request: Request, exc: Exception) -> Response:
+    # A bug: log the traceback for us, show the client an OpenAI-shaped 500 without one.
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return json_response(
+        {
+            "error": {
+                "message": f"internal error in mimo2codex ({type(exc).__name__}); see the gateway log",
+                "type": "server_error",
+                "param": None,
+                "code": "internal_error",
+            }
+        },
+        status=500,
+    )
+
+
+def create_app(
+    settings: Settings,
+    *,
+    transport: Transport | None = None,
+    record_hooks: Sequence[RecordHook] = (log_record,),
+) -> Starlette:
+    """Build the gateway app. ``transport`` is the upstream seam (default: pooled aiohttp clients)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        owned = transport is None
+        active = transport or AiohttpTransport(
+            Timeouts(settings.connect_timeout, settings.first_byte_timeout, settings.idle_timeout)
+        )
+        app.state.gateway = Gateway(settings, settings.router(), active, list(record_hooks))
+        app.state.started_at = time.time()
+        try:
+            yield
+        finally:
+            if owned:
+                await active.aclose()
+
+    routes = []
+    for prefix in ("/v1", ""):
+        # Both with and without /v1: users paste base URLs either way.
+        routes += [
+            Route(f"{prefix}/responses", create_response, methods=["POST"]),
+            Route(f"{prefix}/chat/completions", chat_completions, methods=["POST"]),
+            Route(f"{prefix}/models", list_models, methods=["GET"]),
+        ]
+    routes += [Route("/healthz", healthz, methods=["GET"]), Route("/", status, methods=["GET"])]
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            GatewayError: _handle_gateway_error,
+            HTTPException: _handle_http_exception,
+            Exception: _handle_unexpected,
+        },
+    )
