@@ -111,9 +111,8 @@ async def chat_completions(request: Request) -> Response:
     body["model"] = route.upstream_model
     upstream_request = UpstreamRequest(route.provider, "/chat/completions", orjson.dumps(body), stream)
     observer = ChatObserver(record)
-    record.upstream_attempts += 1
     try:
-        upstream = await gateway.transport.open(upstream_request)
+        upstream = await gateway.open_upstream(upstream_request, record)
         if upstream.status >= 400:
             raise await upstream_failure(upstream, route)
         if not stream:

@@ -27,6 +27,8 @@ from __future__ import annotations
 import math
 from typing import Any, ClassVar
 
+from mimo2codex.redaction import redact
+
 
 class Mimo2CodexError(Exception):
     """Base of every error raised on purpose by mimo2codex."""
@@ -44,6 +46,9 @@ class GatewayError(Mimo2CodexError):
     default_code: ClassVar[str | None] = None
 
     def __init__(self, message: str, *, code: str | None = None, param: str | None = None) -> None:
+        # Upstream error texts can echo the key they rejected: scrub at the one place every
+        # client-visible and logged error message is born.
+        message = redact(message)
         super().__init__(message)
         self.message = message
         self.code = code if code is not None else self.default_code

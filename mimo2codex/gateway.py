@@ -13,13 +13,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from mimo2codex.protocol.notes import Note
+from mimo2codex.redaction import redact
 from mimo2codex.request_log import RecordHook, RequestRecord
+from mimo2codex.retry import RetryPolicy, open_with_retries
 from mimo2codex.routing import Route, Router
 from mimo2codex.settings import Settings
-from mimo2codex.upstream import Transport
+from mimo2codex.upstream import Transport, UpstreamRequest, UpstreamResponse
 
 log = logging.getLogger("mimo2codex")
 
+_DUMP_LIMIT = 64 * 1024
 _NOTE_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING}
 
 
@@ -31,6 +34,26 @@ class Gateway:
     hooks: list[RecordHook] = field(default_factory=list)
     #: (code, subject) of warnings already logged: "warned once per process"
     _warned: set[tuple[str, str]] = field(default_factory=set)
+    retry_policy: RetryPolicy = field(init=False)
+    _secrets: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.retry_policy = RetryPolicy(max_retries=self.settings.max_retries)
+        self._secrets = tuple(p.api_key.reveal() for p in self.settings.providers if p.api_key)
+
+    async def open_upstream(self, request: UpstreamRequest, record: RequestRecord) -> UpstreamResponse:
+        """Open an upstream request with the configured retries, counting attempts in ``record``."""
+
+        def count(attempt: int) -> None:
+            record.upstream_attempts = attempt
+
+        return await open_with_retries(self.transport, request, self.retry_policy, on_attempt=count)
+
+    def dump(self, request_id: str, label: str, payload: bytes) -> None:
+        """``--verbose``: log a body, secrets redacted (keys can hide in any field a client sends)."""
+        if self.settings.verbose:
+            text = payload[:_DUMP_LIMIT].decode("utf-8", "replace")
+            log.debug("[%s] %s: %s", request_id, label, redact(text, self._secrets))
 
     def report_notes(self, notes: Iterable[Note], request_id: str) -> None:
         for note in notes:

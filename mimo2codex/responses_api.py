@@ -113,8 +113,7 @@ async def create_response(request: Request) -> Response:
     ctx.think_tags = profile.think_tags
     chat.body["stream"] = stream
     upstream_request = UpstreamRequest(route.provider, "/chat/completions", orjson.dumps(chat.body), stream)
-    if gateway.settings.verbose:
-        log.debug("[%s] upstream request: %s", record.request_id, orjson.dumps(chat.body)[:20000].decode())
+    gateway.dump(record.request_id, "translated upstream request", upstream_request.body)
 
     if not stream:
         return await _complete(gateway, route, upstream_request, ctx, record, headers)
@@ -134,8 +133,7 @@ async def _complete(
     headers: dict[str, str],
 ) -> Response:
     try:
-        record.upstream_attempts += 1
-        upstream = await gateway.transport.open(upstream_request)
+        upstream = await gateway.open_upstream(upstream_request, record)
         if upstream.status >= 400:
             raise await upstream_failure(upstream, route)
         raw = await upstream.read()
@@ -172,8 +170,7 @@ async def _stream(
     headers: dict[str, str],
 ) -> Response:
     settings = gateway.settings
-    record.upstream_attempts += 1
-    opening = asyncio.ensure_future(gateway.transport.open(upstream_request))
+    opening = asyncio.ensure_future(gateway.open_upstream(upstream_request, record))
     done, _ = await asyncio.wait({opening}, timeout=settings.status_grace)
     if done:
         try:
@@ -272,7 +269,7 @@ def _finish_record(gateway: Gateway, record: RequestRecord, translator: StreamTr
         record.outcome = translator.status
     record.usage = translator.usage
     record.finish_reason = translator.finish_reason
-    record.tool_calls = list(translator.tool_call_names)
+    record.tool_calls = list(translator.tool_names)
     gateway.emit(record)
 
 
@@ -282,9 +279,8 @@ async def _passthrough(
     """A native Responses upstream: the body goes through with only the model rewritten."""
     body["model"] = route.upstream_model
     upstream_request = UpstreamRequest(route.provider, "/responses", orjson.dumps(body), record.stream)
-    record.upstream_attempts += 1
     try:
-        upstream = await gateway.transport.open(upstream_request)
+        upstream = await gateway.open_upstream(upstream_request, record)
         if upstream.status >= 400:
             raise await upstream_failure(upstream, route)
     except GatewayError as exc:

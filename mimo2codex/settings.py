@@ -42,6 +42,13 @@ def parse_port(value: str) -> int:
     return port
 
 
+def parse_count(value: str) -> int:
+    count = int(value)
+    if count < 0:
+        raise ValueError(f"must be 0 or more, got {value!r}")
+    return count
+
+
 def parse_seconds(value: str) -> float:
     seconds = float(value)
     if seconds <= 0:
@@ -115,6 +122,13 @@ OPTIONS: tuple[Option, ...] = (
         "upstream silence between chunks before the stream is failed (s)",
     ),
     Option(
+        "max_retries",
+        "MIMO2CODEX_MAX_RETRIES",
+        "--max-retries",
+        parse_count,
+        "upstream retries on connect errors, 429 and 5xx before any output (Codex retries too)",
+    ),
+    Option(
         "max_body_bytes",
         "MIMO2CODEX_MAX_BODY",
         "--max-body",
@@ -136,6 +150,9 @@ class Settings:
     first_byte_timeout: float = 600.0
     idle_timeout: float = 180.0
     max_body_bytes: int = 64 << 20
+    #: small on purpose: Codex itself retries 5xx (request_max_retries) and failed streams
+    #: (stream_max_retries), so every retry here multiplies with those (README "Retries")
+    max_retries: int = 2
     #: how long a streamed request waits for the upstream's status line before it commits to
     #: HTTP 200 + keepalives; within it an upstream 429/4xx is passed on as a real HTTP status
     status_grace: float = 2.0

@@ -96,7 +96,11 @@ class ToolMap:
             "type": "exec",
             "command": command if isinstance(command, list) else [],
         }
-        for key in ("workdir", "timeout_ms", "env", "user"):
+        # Codex's LocalShellExecAction spells it ``working_directory``; the lowered function says ``workdir``.
+        workdir = action.get("workdir", action.get("working_directory"))
+        if workdir is not None:
+            exec_action["working_directory"] = workdir
+        for key in ("timeout_ms", "env", "user"):
             if key in action:
                 exec_action[key] = action[key]
         return {
