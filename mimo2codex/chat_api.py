@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import orjson
@@ -99,7 +99,7 @@ async def chat_completions(request: Request) -> Response:
         del chunk["usage"]
         data = b"data: " + orjson.dumps(chunk) + b"\n\ndata: [DONE]\n\n"
 
-        async def once() -> AsyncIterator[bytes]:
+        async def once() -> AsyncGenerator[bytes, None]:
             yield data
 
         return EventStreamResponse(once())
@@ -138,7 +138,7 @@ async def chat_completions(request: Request) -> Response:
 
     tick = gateway.settings.keepalive_interval
 
-    async def relay() -> AsyncIterator[bytes]:
+    async def relay() -> AsyncGenerator[bytes, None]:
         decoder = SSEDecoder()
         at_boundary = True
         try:

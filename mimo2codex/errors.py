@@ -25,9 +25,13 @@ before a stream has started and :meth:`GatewayError.failed_code` once it has.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, ClassVar
 
 from mimo2codex.redaction import redact
+
+#: the pattern Codex reads a retry delay from (codex-api ``try_parse_retry_delay``, CONTRACT §1.6)
+_CODEX_RETRY_HINT = re.compile(r"(?i)try again in\s*(\d+(\.\d+)?)\s*(s|ms|seconds?)\b")
 
 
 class Mimo2CodexError(Exception):
@@ -153,7 +157,7 @@ class UpstreamRateLimited(UpstreamError):
         # Codex only retries a 429 that carries Retry-After in whole seconds (CONTRACT §1.7), and
         # reads "try again in Ns" from a response.failed message (§1.6): both need the delay.
         self.retry_after = max(1, math.ceil(retry_after))
-        if "try again in" not in message.lower():
+        if not _CODEX_RETRY_HINT.search(message):
             message = f"{message} Please try again in {self.retry_after}s."
         super().__init__(message, provider=provider, code=code, upstream_status=429)
 

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import orjson
@@ -27,7 +27,7 @@ from mimo2codex.protocol.context import ResponseContext, echo_fields
 from mimo2codex.protocol.failure import classify_upstream_failure, to_error
 from mimo2codex.protocol.request import responses_to_chat
 from mimo2codex.protocol.response import chat_to_response, synthetic_events, synthetic_response
-from mimo2codex.protocol.sse import KEEPALIVE, SSEDecoder, encode_event
+from mimo2codex.protocol.sse import KEEPALIVE, SSEDecoder, SSEEvent, encode_event
 from mimo2codex.protocol.stream import StreamTranslator
 from mimo2codex.providers.base import WireApi
 from mimo2codex.request_log import RequestRecord
@@ -37,6 +37,8 @@ from mimo2codex.upstream import UpstreamRequest, UpstreamResponse
 
 log = logging.getLogger("mimo2codex")
 
+SHUTDOWN_CODE = "server_shutting_down"
+SHUTDOWN_MESSAGE = "mimo2codex is shutting down; this response was interrupted. Please try again."
 PROBE_TEXT = "mimo2codex is up. This is a connection test answer; no upstream model was called."
 
 
@@ -120,7 +122,7 @@ async def create_response(request: Request) -> Response:
     return await _stream(gateway, route, upstream_request, ctx, record, headers)
 
 
-async def _once(data: bytes) -> AsyncIterator[bytes]:
+async def _once(data: bytes) -> AsyncGenerator[bytes, None]:
     yield data
 
 
@@ -186,7 +188,7 @@ async def _stream(
     translator = StreamTranslator(ctx)
     tick = settings.keepalive_interval
 
-    async def body() -> AsyncIterator[bytes]:
+    async def body() -> AsyncGenerator[bytes, None]:
         upstream: UpstreamResponse | None = None
         finished = False
         try:
@@ -201,12 +203,11 @@ async def _stream(
                 raise await upstream_failure(upstream, route)
             decoder = SSEDecoder()
             saw_done = False
-            async for piece in upstream.chunks(tick):
-                if piece is None:
-                    yield KEEPALIVE
-                    continue
+
+            def translate(events: list[SSEEvent]) -> list[dict[str, Any]]:
+                nonlocal saw_done
                 out: list[dict[str, Any]] = []
-                for event in decoder.feed(piece):
+                for event in events:
                     data = event.data
                     if data == "[DONE]":
                         saw_done = True
@@ -216,27 +217,38 @@ async def _stream(
                     except orjson.JSONDecodeError:
                         log.debug("[%s] skipping non-JSON upstream line: %.200s", record.request_id, data)
                         continue
-                    if not isinstance(chunk, dict):
-                        continue
-                    if chunk.get("error"):
-                        raise to_error(
-                            classify_upstream_failure(502, chunk, retry_after=None, now=time.time()),
-                            route.provider.id,
-                        )
-                    out.extend(translator.feed(chunk))
+                    if isinstance(chunk, dict):
+                        # Error chunks too: the translator classifies them and fails the response.
+                        out.extend(translator.feed(chunk))
+                return out
+
+            async for piece in upstream.chunks(tick):
+                if piece is None:
+                    yield KEEPALIVE
+                    continue
+                out = translate(decoder.feed(piece))
                 if out:
                     if record.first_event_ms is None:
                         record.first_event_ms = (time.time() - record.started_at) * 1000
                     yield encode_events(out)
-                if saw_done:
+                if saw_done or translator.status == "failed":
                     break
-            if not saw_done and translator.finish_reason is None:
+            else:
+                # The last event may lack its blank line (Ollama-style streams without [DONE]).
+                out = translate(decoder.flush())
+                if out:
+                    yield encode_events(out)
+            if translator.status is None and not saw_done and translator.finish_reason is None:
                 raise garbage_error(route, "the stream ended before the model finished (no finish_reason, no [DONE])")
             finished = True
             yield encode_events(translator.finish())
         except GatewayError as exc:
             record.error_code, record.error_message = exc.failed_code(), exc.message
             yield encode_events(translator.fail(exc.failed_code(), exc.message))
+        except asyncio.CancelledError:
+            if record.outcome != "cancelled":  # not the client leaving: the server is shutting down
+                record.outcome, record.error_code, record.error_message = "failed", SHUTDOWN_CODE, SHUTDOWN_MESSAGE
+            raise
         finally:
             if upstream is not None:
                 if finished:
@@ -252,7 +264,10 @@ async def _stream(
     def on_disconnect() -> None:
         record.outcome = "cancelled"
 
-    return EventStreamResponse(body(), headers=headers, on_disconnect=on_disconnect)
+    def farewell() -> bytes:
+        return encode_events(translator.fail(SHUTDOWN_CODE, SHUTDOWN_MESSAGE))
+
+    return EventStreamResponse(body(), headers=headers, on_disconnect=on_disconnect, farewell=farewell)
 
 
 async def _drain(upstream: UpstreamResponse) -> None:
@@ -265,8 +280,10 @@ async def _drain(upstream: UpstreamResponse) -> None:
 
 
 def _finish_record(gateway: Gateway, record: RequestRecord, translator: StreamTranslator) -> None:
-    if record.outcome != "cancelled":
-        record.outcome = translator.status
+    if record.outcome not in ("cancelled", "failed"):
+        record.outcome = translator.status or "failed"
+    if translator.error is not None and record.error_code is None:
+        record.error_code, record.error_message = translator.error["code"], translator.error["message"]
     record.usage = translator.usage
     record.finish_reason = translator.finish_reason
     record.tool_calls = list(translator.tool_names)
@@ -304,7 +321,7 @@ async def _passthrough(
 
     tick = gateway.settings.keepalive_interval
 
-    async def relay() -> AsyncIterator[bytes]:
+    async def relay() -> AsyncGenerator[bytes, None]:
         at_boundary = True
         decoder = SSEDecoder()
         try:

@@ -34,7 +34,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int, jitter: Callable[[], float] = random.random) -> float:
         """Exponential backoff with full jitter for retry number ``attempt`` (1-based)."""
-        ceiling = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
+        ceiling = min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
         return ceiling / 2 + jitter() * ceiling / 2
 
 

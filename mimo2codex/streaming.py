@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 SSE_HEADERS = {
@@ -23,15 +24,21 @@ SSE_HEADERS = {
 }
 
 
-class EventStreamResponse:
+class EventStreamResponse(Response):
     def __init__(
         self,
-        body: AsyncIterator[bytes],
+        body: AsyncGenerator[bytes, None],
         *,
         headers: Mapping[str, str] | None = None,
         on_disconnect: Callable[[], None] | None = None,
+        farewell: Callable[[], bytes] | None = None,
     ) -> None:
-        self.body = body
+        self.body_iterator = body
+        self.status_code = 200
+        self.background = None
+        #: the last words when the server cancels the stream (graceful shutdown ran out of time):
+        #: e.g. a ``response.failed`` so the client retries instead of waiting for a dead stream
+        self.farewell = farewell
         merged = {**SSE_HEADERS, **(headers or {})}
         self.raw_headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in merged.items()]
         self.on_disconnect = on_disconnect
@@ -46,23 +53,25 @@ class EventStreamResponse:
                 message = await receive()
                 if message["type"] == "http.disconnect":
                     self.disconnected = True
+                    # Before the cancel, so the producer's cleanup already sees the disconnect.
+                    if self.on_disconnect is not None:
+                        self.on_disconnect()
                     producer.cancel()
                     return
 
         watcher = asyncio.create_task(watch())
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-            async for chunk in self.body:
+            async for chunk in self.body_iterator:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         except asyncio.CancelledError:
             if not self.disconnected:
+                await self._say_farewell(send)
                 raise
             # Our own cancellation: the client went away. Swallow it so the server does not log an
             # error for what is a normal event, but keep any outer cancellation (shutdown) intact.
             producer.uncancel()
-            if self.on_disconnect is not None:
-                self.on_disconnect()
         except OSError:
             self.disconnected = True
             if self.on_disconnect is not None:
@@ -72,4 +81,22 @@ class EventStreamResponse:
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
             with contextlib.suppress(Exception):
-                await self.body.aclose()  # type: ignore[attr-defined]
+                await self.body_iterator.aclose()
+
+    async def _say_farewell(self, send: Send) -> None:
+        if self.farewell is None:
+            return
+        task = asyncio.current_task()
+        assert task is not None
+        # Let this one last send through the cancellation, then let the cancellation win.
+        cancels = task.uncancel()
+        try:
+            with contextlib.suppress(Exception):
+                await self.body_iterator.aclose()
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(1.0):
+                    await send({"type": "http.response.body", "body": self.farewell(), "more_body": True})
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            for _ in range(cancels):
+                task.cancel()

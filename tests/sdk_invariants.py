@@ -20,7 +20,7 @@ Used by the protocol unit tests, the golden tests, property-based tests and the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, get_args
+from typing import Any, TypeGuard, get_args
 
 import orjson
 import pydantic
@@ -64,6 +64,16 @@ def check_event_sequence(events: list[dict[str, Any]]) -> None:
     _check_sdk_accumulator(events, done_items)
 
 
+def _text(value: object) -> TypeGuard[str]:
+    """A non-empty string."""
+    return isinstance(value, str) and bool(value)
+
+
+def _count(value: object) -> bool:
+    """A token count: an int (not a bool), zero or more."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
 def _where(position: int, event: dict[str, Any]) -> str:
     return f"event #{position} ({event.get('type')!r})"
 
@@ -89,7 +99,7 @@ def _check_sdk_models(events: list[dict[str, Any]]) -> None:
 def _check_grammar(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     assert events[0].get("type") == "response.created", f"first event is {events[0].get('type')!r}"
     response_id = events[0]["response"].get("id")
-    assert isinstance(response_id, str) and response_id, "response.created without response.id"
+    assert _text(response_id), "response.created without response.id"
     done_items: list[dict[str, Any]] = []
     call_ids: set[str] = set()
     item: _Item | None = None
@@ -97,7 +107,7 @@ def _check_grammar(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for position, event in enumerate(events):
         where = _where(position, event)
         kind = event.get("type")
-        assert isinstance(kind, str) and kind, f"{where}: no type"
+        assert _text(kind), f"{where}: no type"
         assert event.get("sequence_number") == position, f"{where}: sequence_number {event.get('sequence_number')}"
         assert kind != "error", f"{where}: the 'error' event is not terminal for Codex (§1.6)"
         if kind in _LIFECYCLE:
@@ -150,14 +160,16 @@ def _accumulate(where: str, kind: str, event: dict[str, Any], item: _Item) -> No
         item.annotations[index] = []
     elif kind in ("response.output_text.delta", "response.reasoning_text.delta"):
         index = event["content_index"]
-        assert index in item.parts and index not in item.parts_done, f"{where}: delta outside an open part"
+        assert index in item.parts, f"{where}: delta before its part"
+        assert index not in item.parts_done, f"{where}: delta after its part"
         expected = "output_text" if kind == "response.output_text.delta" else "reasoning_text"
         assert item.part_types[index] == expected, f"{where}: delta for a {item.part_types[index]} part"
-        assert isinstance(event["delta"], str) and event["delta"], f"{where}: empty delta"
+        assert _text(event["delta"]), f"{where}: empty delta"
         item.parts[index] += event["delta"]
     elif kind == "response.output_text.annotation.added":
         index = event["content_index"]
-        assert index in item.parts and index not in item.parts_done, f"{where}: annotation outside an open part"
+        assert index in item.parts, f"{where}: annotation before its part"
+        assert index not in item.parts_done, f"{where}: annotation after its part"
         assert event["annotation_index"] == len(item.annotations[index]), f"{where}: annotation_index"
         item.annotations[index].append(event["annotation"])
     elif kind in ("response.output_text.done", "response.reasoning_text.done"):
@@ -179,8 +191,9 @@ def _accumulate(where: str, kind: str, event: dict[str, Any], item: _Item) -> No
         item.summaries[index] = ""
     elif kind == "response.reasoning_summary_text.delta":
         index = event["summary_index"]
-        assert index in item.summaries and index not in item.summaries_done, f"{where}: delta outside a part"
-        assert isinstance(event["delta"], str) and event["delta"], f"{where}: empty delta"
+        assert index in item.summaries, f"{where}: delta before its summary part"
+        assert index not in item.summaries_done, f"{where}: delta after its summary part"
+        assert _text(event["delta"]), f"{where}: empty delta"
         item.summaries[index] += event["delta"]
     elif kind == "response.reasoning_summary_text.done":
         index = event["summary_index"]
@@ -219,10 +232,11 @@ def _check_done_item(where: str, item: _Item, done: dict[str, Any], call_ids: se
         assert done.get("role") == "assistant", f"{where}: message without role assistant (§1.3)"
         assert done.get("phase") in (None, "commentary", "final_answer"), f"{where}: phase {done.get('phase')!r}"
         content = done.get("content")
-        assert isinstance(content, list) and content, f"{where}: message without content"
+        assert content, f"{where}: message without content"
         for part in content:
             assert part.get("type") == "output_text", f"{where}: part {part.get('type')!r} drops the message"
-            assert isinstance(part.get("text"), str) and isinstance(part.get("annotations"), list), where
+            assert isinstance(part.get("text"), str), f"{where}: part text"
+            assert isinstance(part.get("annotations"), list), f"{where}: part annotations"
         assert content == [item.parts_done[i] for i in sorted(item.parts_done)], f"{where}: content != the parts"
     elif kind == "reasoning":
         summary = done.get("summary")
@@ -240,13 +254,13 @@ def _check_done_item(where: str, item: _Item, done: dict[str, Any], call_ids: se
         if sealed is not None and content:
             assert sealed == "".join(p["text"] for p in content), f"{where}: sealed text != content"
     elif kind in ("function_call", "custom_tool_call"):
-        assert isinstance(done.get("name"), str) and done["name"], f"{where}: no name (§1.3)"
+        assert _text(done.get("name")), f"{where}: no name (§1.3)"
         call_id = done.get("call_id")
-        assert isinstance(call_id, str) and call_id, f"{where}: no call_id (§1.3)"
+        assert _text(call_id), f"{where}: no call_id (§1.3)"
         assert call_id not in call_ids, f"{where}: duplicate call_id {call_id!r}"
         call_ids.add(call_id)
         if "namespace" in done:
-            assert isinstance(done["namespace"], str) and done["namespace"], f"{where}: empty namespace"
+            assert _text(done["namespace"]), f"{where}: empty namespace"
         field_name = "arguments" if kind == "function_call" else "input"
         text = done.get(field_name)
         assert isinstance(text, str), f"{where}: {field_name} must be a string (§1.3)"
@@ -262,9 +276,9 @@ def _check_done_item(where: str, item: _Item, done: dict[str, Any], call_ids: se
     elif kind == "tool_search_call":
         assert isinstance(done.get("arguments"), dict), f"{where}: tool_search_call arguments must be an object"
         assert done.get("execution") == "client", f"{where}: execution"
-        assert isinstance(done.get("call_id"), str) and done["call_id"], f"{where}: no call_id"
+        assert _text(done.get("call_id")), f"{where}: no call_id"
     elif kind == "local_shell_call":
-        assert isinstance(done.get("action"), dict) and done["action"].get("type") == "exec", f"{where}: action"
+        assert (done.get("action") or {}).get("type") == "exec", f"{where}: action"
     else:
         raise AssertionError(f"{where}: item type {kind!r} is not one mimo2codex produces")
 
@@ -275,7 +289,7 @@ def _check_terminal(where: str, kind: str, response: dict[str, Any], done_items:
     if usage is not None:
         assert tuple(sorted(usage)) == tuple(sorted(_USAGE_FIELDS)), f"{where}: usage fields {sorted(usage)}"
         for name in ("input_tokens", "output_tokens", "total_tokens"):
-            assert isinstance(usage[name], int) and usage[name] >= 0, f"{where}: usage.{name}"
+            assert _count(usage[name]), f"{where}: usage.{name}"
         assert isinstance(usage["input_tokens_details"].get("cached_tokens"), int), f"{where}: cached_tokens"
         assert isinstance(usage["output_tokens_details"].get("reasoning_tokens"), int), f"{where}: reasoning_tokens"
     if kind == "response.incomplete":
@@ -285,8 +299,8 @@ def _check_terminal(where: str, kind: str, response: dict[str, Any], done_items:
         assert response.get("incomplete_details") is None, f"{where}: incomplete_details on {kind}"
     if kind == "response.failed":
         error = response.get("error") or {}
-        assert isinstance(error.get("code"), str) and error["code"], f"{where}: failed without error.code (§1.6)"
-        assert isinstance(error.get("message"), str) and error["message"], f"{where}: failed without message"
+        assert _text(error.get("code")), f"{where}: failed without error.code (§1.6)"
+        assert _text(error.get("message")), f"{where}: failed without message"
     else:
         assert response.get("error") is None, f"{where}: error on {kind}"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import pickle
 
 import pytest
 
@@ -36,7 +37,9 @@ def test_known_secrets_without_a_recognisable_shape_are_removed() -> None:
 
 
 def test_ordinary_text_is_left_alone() -> None:
-    text = '{"model": "deepseek-v4-pro", "messages": [{"role": "user", "content": "ask-me anything"}], "max_tokens": 100}'
+    text = (
+        '{"model": "deepseek-v4-pro", "messages": [{"role": "user", "content": "ask-me anything"}], "max_tokens": 100}'
+    )
     assert redact(text) == text
 
 
@@ -63,6 +66,4 @@ def test_secret_type_never_shows_its_value() -> None:
     assert KEY not in f"{secret}"
     assert secret.reveal() == KEY
     with pytest.raises(TypeError):
-        import pickle
-
         pickle.dumps(secret)

@@ -17,12 +17,24 @@ from tests.fakes.transport import FakeReply, ScriptedTransport
 from tests.sdk_invariants import check_event_sequence
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "codex-cli-0.169.0"
-ENV = {"GENERIC_BASE_URL": "http://upstream.invalid/v1", "GENERIC_API_KEY": "sk-test-secret-123456", "GENERIC_DEFAULT_MODEL": "m1", "MIMO2CODEX_MAX_RETRIES": "0"}
+ENV = {
+    "GENERIC_BASE_URL": "http://upstream.invalid/v1",
+    "GENERIC_API_KEY": "sk-test-secret-123456",
+    "GENERIC_DEFAULT_MODEL": "m1",
+    "MIMO2CODEX_MAX_RETRIES": "0",
+}
 
 
 def chunk(delta: dict[str, Any] | None = None, finish: str | None = None, **extra: Any) -> dict[str, Any]:
     choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
-    return {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "m1", "choices": choices, **extra}
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "m1",
+        "choices": choices,
+        **extra,
+    }
 
 
 USAGE = {"prompt_tokens": 11, "completion_tokens": 5, "total_tokens": 16}
@@ -81,7 +93,9 @@ def test_non_stream_text(harness: Harness) -> None:
 
 def test_stream_text_satisfies_the_sdk_accumulator(harness: Harness) -> None:
     harness.transport.replies.append(
-        FakeReply.sse([chunk({"role": "assistant", "content": "Hel"}), chunk({"content": "lo"}, "stop"), chunk(usage=USAGE)])
+        FakeReply.sse(
+            [chunk({"role": "assistant", "content": "Hel"}), chunk({"content": "lo"}, "stop"), chunk(usage=USAGE)]
+        )
     )
     status, events, headers = harness.sse(simple_request())
     assert status == 200
@@ -115,7 +129,9 @@ def test_real_codex_fixture_translates_and_streams(harness: Harness) -> None:
 @pytest.mark.parametrize("stream", [True, False])
 def test_upstream_429_becomes_http_429_with_retry_after(harness: Harness, stream: bool) -> None:
     harness.transport.replies.append(
-        FakeReply.json({"error": {"message": "Rate limit reached", "type": "rate_limit"}}, status=429, headers={"Retry-After": "7"})
+        FakeReply.json(
+            {"error": {"message": "Rate limit reached", "type": "rate_limit"}}, status=429, headers={"Retry-After": "7"}
+        )
     )
     response = harness.client.post("/v1/responses", json=simple_request(stream=stream))
     assert response.status_code == 429
@@ -127,7 +143,9 @@ def test_upstream_429_becomes_http_429_with_retry_after(harness: Harness, stream
 
 def test_context_overflow_becomes_context_length_exceeded(harness: Harness) -> None:
     message = "This model's maximum context length is 131072 tokens. However, you requested 200000 tokens."
-    harness.transport.replies.append(FakeReply.json({"error": {"message": message, "type": "invalid_request_error"}}, status=400))
+    harness.transport.replies.append(
+        FakeReply.json({"error": {"message": message, "type": "invalid_request_error"}}, status=400)
+    )
     response = harness.client.post("/v1/responses", json=simple_request())
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "context_length_exceeded"
@@ -172,23 +190,31 @@ def test_chat_passthrough_rewrites_nothing_but_observes_usage(harness: Harness) 
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "tool_calls": [{"id": "t", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+                "message": {
+                    "role": "assistant",
+                    "tool_calls": [{"id": "t", "type": "function", "function": {"name": "f", "arguments": "{}"}}],
+                },
                 "finish_reason": "tool_calls",
             }
         ],
         "usage": USAGE,
     }
     harness.transport.replies.append(FakeReply.json(completion))
-    response = harness.client.post("/v1/chat/completions", json={"model": "m1", "messages": [{"role": "user", "content": "x"}]})
+    response = harness.client.post(
+        "/v1/chat/completions", json={"model": "m1", "messages": [{"role": "user", "content": "x"}]}
+    )
     assert response.json() == completion
     record = harness.records[-1]
     assert record.tool_calls == ["f"]
-    assert record.usage is not None and record.usage["total_tokens"] == 16
+    assert record.usage is not None
+    assert record.usage["total_tokens"] == 16
 
 
 def test_chat_passthrough_stream(harness: Harness) -> None:
     harness.transport.replies.append(FakeReply.sse([chunk({"content": "x"}, "stop"), chunk(usage=USAGE)]))
-    response = harness.client.post("/v1/chat/completions", json={"model": "m1", "stream": True, "messages": [{"role": "user", "content": "x"}]})
+    response = harness.client.post(
+        "/v1/chat/completions", json={"model": "m1", "stream": True, "messages": [{"role": "user", "content": "x"}]}
+    )
     assert response.status_code == 200
     assert response.text.endswith("data: [DONE]\n\n")
     assert harness.records[-1].usage == {"input_tokens": 11, "output_tokens": 5, "total_tokens": 16}
@@ -205,9 +231,15 @@ def test_models_health_and_status(harness: Harness) -> None:
 
 @pytest.mark.parametrize(
     ("method", "path", "status", "code"),
-    [("GET", "/v1/nothing", 404, "not_found"), ("GET", "/v1/responses", 405, "method_not_allowed"), ("DELETE", "/v1/models", 405, "method_not_allowed")],
+    [
+        ("GET", "/v1/nothing", 404, "not_found"),
+        ("GET", "/v1/responses", 405, "method_not_allowed"),
+        ("DELETE", "/v1/models", 405, "method_not_allowed"),
+    ],
 )
-def test_unknown_routes_and_methods_get_openai_errors(harness: Harness, method: str, path: str, status: int, code: str) -> None:
+def test_unknown_routes_and_methods_get_openai_errors(
+    harness: Harness, method: str, path: str, status: int, code: str
+) -> None:
     response = harness.client.request(method, path)
     assert response.status_code == status
     assert response.json()["error"]["code"] == code

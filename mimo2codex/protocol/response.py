@@ -32,7 +32,7 @@ def chat_to_response(chat: dict[str, Any], ctx: ResponseContext) -> dict[str, An
 
 def completion_as_chunk(chat: dict[str, Any]) -> dict[str, Any]:
     """A ``chat.completion`` rewritten as the single ``chat.completion.chunk`` carrying all of it."""
-    chunk = {key: chat[key] for key in ("usage", "citations", "error", "object") if key in chat}
+    chunk: dict[str, Any] = {key: chat[key] for key in ("usage", "citations", "error", "object") if key in chat}
     choices = chat.get("choices")
     if isinstance(choices, list):
         chunk["choices"] = [_choice_as_delta(choice) for choice in choices if isinstance(choice, dict)]

@@ -157,7 +157,11 @@ def _trim_leading_lines(text: str) -> str:
 
 
 class StreamTranslator:
-    """One upstream chat stream -> the Responses events of one response (see the module docstring)."""
+    """One upstream chat stream -> the Responses events of one response (see the module docstring).
+
+    Events are fresh dicts, but a done item is the same dict in its ``output_item.done`` event and in
+    the terminal response's ``output``: serialize events, don't mutate them.
+    """
 
     def __init__(self, ctx: ResponseContext, *, provider: str = "") -> None:
         self._ctx = ctx
@@ -167,6 +171,7 @@ class StreamTranslator:
         self._seq = 0
         self._started = False
         self._status: str | None = None
+        self._error: dict[str, str] | None = None
         self._output: list[dict[str, Any]] = []
         self._next_index = 0
         self._open: _OpenItem | None = None
@@ -223,6 +228,11 @@ class StreamTranslator:
         return self._status
 
     @property
+    def error(self) -> dict[str, str] | None:
+        """``{code, message}`` once the response failed."""
+        return self._error
+
+    @property
     def notes(self) -> list[Note]:
         """What was skipped or repaired (non-JSON tool arguments dropped, stray annotations...)."""
         return list(self._notes)
@@ -234,10 +244,9 @@ class StreamTranslator:
         if self._started or self._status is not None:
             return []
         self._started = True
-        response = self._response("in_progress")
         return [
-            self._event("response.created", response=response),
-            self._event("response.in_progress", response=response),
+            self._event("response.created", response=self._response("in_progress")),
+            self._event("response.in_progress", response=self._response("in_progress")),
         ]
 
     def feed(self, chunk: dict[str, Any]) -> list[Event]:
@@ -308,7 +317,8 @@ class StreamTranslator:
         events = self.start()
         self._status = "failed"
         self._open = None
-        response = self._response("failed", error={"code": code, "message": message})
+        self._error = {"code": code, "message": message}
+        response = self._response("failed", error=self._error)
         events.append(self._event("response.failed", response=response))
         return events
 

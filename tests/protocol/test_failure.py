@@ -19,33 +19,113 @@ from mimo2codex.protocol.failure import (
 )
 
 CONTEXT_OVERFLOWS: list[tuple[str, int, Any]] = [
-    ("openai code", 400, {"error": {"message": "Input too large", "type": "invalid_request_error",
-                                    "code": "context_length_exceeded"}}),
-    ("deepseek", 400, {"error": {"message": "This model's maximum context length is 131072 tokens. However, you "
-                                            "requested 140000 tokens (139000 in the messages, 1000 in the completion).",
-                                 "type": "invalid_request_error", "param": None, "code": "invalid_request_error"}}),
-    ("qwen", 400, {"error": {"code": "invalid_parameter_error", "message": "<400> InternalError.Algo."
-                             "InvalidParameter: Range of input length should be [1, 129024]"}}),
+    (
+        "openai code",
+        400,
+        {"error": {"message": "Input too large", "type": "invalid_request_error", "code": "context_length_exceeded"}},
+    ),
+    (
+        "deepseek",
+        400,
+        {
+            "error": {
+                "message": "This model's maximum context length is 131072 tokens. However, you "
+                "requested 140000 tokens (139000 in the messages, 1000 in the completion).",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": "invalid_request_error",
+            }
+        },
+    ),
+    (
+        "qwen",
+        400,
+        {
+            "error": {
+                "code": "invalid_parameter_error",
+                "message": "<400> InternalError.Algo.InvalidParameter: Range of input length should be [1, 129024]",
+            }
+        },
+    ),
     ("glm code 1261", 400, {"error": {"code": "1261", "message": "Prompt 超长"}}),
-    ("kimi", 400, {"error": {"message": "Invalid request: Your request exceeded model token limit: 262144 "
-                                        "(requested: 270001)", "type": "invalid_request_error"}}),
-    ("vllm old", 400, {"object": "error", "message": "This model's maximum context length is 32768 tokens. However, "
-                                                    "you requested 40000 tokens in the messages.",
-                       "type": "BadRequestError", "param": None, "code": 400}),
-    ("vllm new", 400, {"error": {"message": "The decoder prompt (length 40000) is longer than the maximum model "
-                                            "length of 32768. Make sure that `max_model_len` is no smaller than the "
-                                            "number of text tokens.", "type": "BadRequestError", "code": 400}}),
+    (
+        "kimi",
+        400,
+        {
+            "error": {
+                "message": "Invalid request: Your request exceeded model token limit: 262144 (requested: 270001)",
+                "type": "invalid_request_error",
+            }
+        },
+    ),
+    (
+        "vllm old",
+        400,
+        {
+            "object": "error",
+            "message": "This model's maximum context length is 32768 tokens. However, "
+            "you requested 40000 tokens in the messages.",
+            "type": "BadRequestError",
+            "param": None,
+            "code": 400,
+        },
+    ),
+    (
+        "vllm new",
+        400,
+        {
+            "error": {
+                "message": "The decoder prompt (length 40000) is longer than the maximum model "
+                "length of 32768. Make sure that `max_model_len` is no smaller than the "
+                "number of text tokens.",
+                "type": "BadRequestError",
+                "code": 400,
+            }
+        },
+    ),
     ("ollama", 400, {"error": "input length exceeds the context length"}),
-    ("llama.cpp", 400, {"error": {"code": 400, "message": "the request exceeds the available context size, try "
-                                                          "increasing it", "type": "exceed_context_size_error"}}),
-    ("anthropic-like", 400, {"error": {"type": "invalid_request_error", "message": "prompt is too long: 210000 "
-                                                                                  "tokens > 200000 maximum"}}),
+    (
+        "llama.cpp",
+        400,
+        {
+            "error": {
+                "code": 400,
+                "message": "the request exceeds the available context size, try increasing it",
+                "type": "exceed_context_size_error",
+            }
+        },
+    ),
+    (
+        "anthropic-like",
+        400,
+        {"error": {"type": "invalid_request_error", "message": "prompt is too long: 210000 tokens > 200000 maximum"}},
+    ),
     ("minimax", 200, {"base_resp": {"status_code": 1039, "status_msg": "context window exceeds limit"}}),
-    ("gemini list body", 400, orjson.dumps([{"error": {"code": 400, "message": "The input token count (1200000) exceeds the "
-                                                                  "maximum number of tokens allowed (1048576).",
-                                          "status": "INVALID_ARGUMENT"}}])),
-    ("tgi", 422, {"error": "Input validation error: `inputs` tokens + `max_new_tokens` must be <= 32768. Given: "
-                           "32000 `inputs` tokens and 1000 `max_new_tokens`", "error_type": "validation"}),
+    (
+        "gemini list body",
+        400,
+        orjson.dumps(
+            [
+                {
+                    "error": {
+                        "code": 400,
+                        "message": "The input token count (1200000) exceeds the "
+                        "maximum number of tokens allowed (1048576).",
+                        "status": "INVALID_ARGUMENT",
+                    }
+                }
+            ]
+        ),
+    ),
+    (
+        "tgi",
+        422,
+        {
+            "error": "Input validation error: `inputs` tokens + `max_new_tokens` must be <= 32768. Given: "
+            "32000 `inputs` tokens and 1000 `max_new_tokens`",
+            "error_type": "validation",
+        },
+    ),
     ("plain text 413", 413, "Request too long: too many tokens for this model"),
     ("mid-stream", 0, {"error": {"message": "This model's maximum context length is 65536 tokens."}}),
     ("server error text", 500, {"error": {"message": "maximum context length is 8192 tokens"}}),
@@ -75,8 +155,15 @@ def test_other_400s_are_rejections_not_overflows(message: str) -> None:
 
 
 def test_the_prompt_echoed_in_a_validation_error_is_not_read_as_an_overflow() -> None:
-    body = {"detail": [{"loc": ["body", "messages"], "msg": "field required",
-                        "input": {"content": "why does context_length_exceeded happen?"}}]}
+    body = {
+        "detail": [
+            {
+                "loc": ["body", "messages"],
+                "msg": "field required",
+                "input": {"content": "why does context_length_exceeded happen?"},
+            }
+        ]
+    }
     failure = classify_upstream_failure(422, body)
     assert failure.kind is FailureKind.REJECTED
     assert failure.message == "field required"
@@ -85,8 +172,16 @@ def test_the_prompt_echoed_in_a_validation_error_is_not_read_as_an_overflow() ->
 @pytest.mark.parametrize(
     ("status", "body"),
     [
-        (429, {"error": {"message": "You exceeded your current quota, please check your plan and billing details.",
-                         "type": "insufficient_quota", "code": "insufficient_quota"}}),
+        (
+            429,
+            {
+                "error": {
+                    "message": "You exceeded your current quota, please check your plan and billing details.",
+                    "type": "insufficient_quota",
+                    "code": "insufficient_quota",
+                }
+            },
+        ),
         (402, {"error": {"message": "Insufficient Balance", "type": "unknown_error"}}),
         (402, {"error": {"message": "Insufficient credits. Add more using https://openrouter.ai/credits"}}),
         (429, {"error": {"message": "Your account is suspended", "type": "exceeded_current_quota_error"}}),
@@ -101,9 +196,14 @@ def test_insufficient_quota(status: int, body: dict[str, Any]) -> None:
 
 
 def test_openai_rate_limit_mentioning_billing_is_still_a_rate_limit() -> None:
-    body = {"error": {"message": "Rate limit reached for gpt-4 on tokens per min. Limit: 10000. Please try again in "
-                                 "6ms. Visit https://platform.openai.com/account/billing to add a payment method.",
-                      "type": "tokens", "code": "rate_limit_exceeded"}}
+    body = {
+        "error": {
+            "message": "Rate limit reached for gpt-4 on tokens per min. Limit: 10000. Please try again in "
+            "6ms. Visit https://platform.openai.com/account/billing to add a payment method.",
+            "type": "tokens",
+            "code": "rate_limit_exceeded",
+        }
+    }
     failure = classify_upstream_failure(429, body)
     assert failure.kind is FailureKind.RATE_LIMIT
     assert failure.retry_after == pytest.approx(0.006)
@@ -160,10 +260,19 @@ def test_auth_failures(status: int) -> None:
     assert error.failed_code() == "invalid_prompt"  # fatal in a stream too (CONTRACT §1.6)
 
 
-@pytest.mark.parametrize(("status", "kind"), [(500, FailureKind.UNAVAILABLE), (502, FailureKind.UNAVAILABLE),
-                                              (503, FailureKind.UNAVAILABLE), (408, FailureKind.UNAVAILABLE),
-                                              (409, FailureKind.UNAVAILABLE), (404, FailureKind.REJECTED),
-                                              (422, FailureKind.REJECTED), (0, FailureKind.UNAVAILABLE)])
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [
+        (500, FailureKind.UNAVAILABLE),
+        (502, FailureKind.UNAVAILABLE),
+        (503, FailureKind.UNAVAILABLE),
+        (408, FailureKind.UNAVAILABLE),
+        (409, FailureKind.UNAVAILABLE),
+        (404, FailureKind.REJECTED),
+        (422, FailureKind.REJECTED),
+        (0, FailureKind.UNAVAILABLE),
+    ],
+)
 def test_status_classes(status: int, kind: FailureKind) -> None:
     failure = classify_upstream_failure(status, {"error": {"message": "something"}})
     assert failure.kind is kind
@@ -228,7 +337,8 @@ def test_to_error_classes_statuses_and_codes() -> None:
     rejected = to_error(make(FailureKind.REJECTED, 404), "mimo")
     assert isinstance(rejected, UpstreamRejected)
     assert (rejected.status_code, rejected.failed_code()) == (400, "invalid_prompt")
-    assert "vendor says no" in rejected.message and "mimo" in rejected.message
+    assert "vendor says no" in rejected.message
+    assert "mimo" in rejected.message
 
     down = to_error(make(FailureKind.UNAVAILABLE, 503), "glm")
     assert isinstance(down, UpstreamUnavailable)

@@ -66,11 +66,15 @@ def test_comments_are_skipped() -> None:
 
 
 def test_multi_line_data_is_joined_with_newlines() -> None:
-    assert decode(b"data: {\ndata:  \"a\": 1\ndata: }\n\n") == [SSEEvent(None, '{\n "a": 1\n}')]
+    assert decode(b'data: {\ndata:  "a": 1\ndata: }\n\n') == [SSEEvent(None, '{\n "a": 1\n}')]
 
 
 def test_data_with_and_without_space() -> None:
-    assert decode(b"data:x\n\ndata: y\n\ndata:  z\n\n") == [SSEEvent(None, "x"), SSEEvent(None, "y"), SSEEvent(None, " z")]
+    assert decode(b"data:x\n\ndata: y\n\ndata:  z\n\n") == [
+        SSEEvent(None, "x"),
+        SSEEvent(None, "y"),
+        SSEEvent(None, " z"),
+    ]
 
 
 def test_final_event_without_blank_line_needs_flush() -> None:
@@ -117,7 +121,7 @@ def test_long_line_in_many_pieces() -> None:
 def test_random_splits_of_a_mixed_stream() -> None:
     data = (
         b": keep-alive\r\n\r\n"
-        + "data: {\"c\": \"中文 😀\"}\r\n\r\n".encode()
+        + 'data: {"c": "中文 😀"}\r\n\r\n'.encode()
         + b"event: x\ndata: 1\ndata: 2\n\n"
         + b"data: [DONE]\r\r"
     )
@@ -154,8 +158,13 @@ def test_parse_chat_data() -> None:
 
 @pytest.mark.parametrize(
     ("data", "code"),
-    [("", "empty_sse_data"), ("not json", "non_json_sse_data"), ("[1]", "non_object_sse_data"),
-     ('"text"', "non_object_sse_data"), ("{broken", "non_json_sse_data")],
+    [
+        ("", "empty_sse_data"),
+        ("not json", "non_json_sse_data"),
+        ("[1]", "non_object_sse_data"),
+        ('"text"', "non_object_sse_data"),
+        ("{broken", "non_json_sse_data"),
+    ],
 )
 def test_parse_chat_data_reports_junk(data: str, code: str) -> None:
     note = parse_chat_data(data)

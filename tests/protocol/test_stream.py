@@ -15,6 +15,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mimo2codex.protocol.context import ResponseContext
 from mimo2codex.protocol.notes import Note
@@ -161,9 +163,7 @@ def types(events: list[dict[str, Any]]) -> list[str]:
 
 
 def texts(events: list[dict[str, Any]]) -> list[str]:
-    return [
-        part["text"] for item in final(events)["output"] if item["type"] == "message" for part in item["content"]
-    ]
+    return [part["text"] for item in final(events)["output"] if item["type"] == "message" for part in item["content"]]
 
 
 # -- lifecycle ---------------------------------------------------------------------------------------
@@ -225,8 +225,9 @@ def test_item_ids_are_deterministic_per_response() -> None:
 
 
 def test_text_deltas_and_the_complete_message_item() -> None:
-    events, translator = translate([chunk({"role": "assistant", "content": ""}), chunk({"content": "He"}),
-                                    chunk({"content": "llo"}, "stop")])
+    events, translator = translate(
+        [chunk({"role": "assistant", "content": ""}), chunk({"content": "He"}), chunk({"content": "llo"}, "stop")]
+    )
     assert types(events)[2:] == [
         "response.output_item.added",
         "response.content_part.added",
@@ -272,8 +273,9 @@ def test_whitespace_between_reasoning_and_tool_call_opens_no_message() -> None:
 
 
 def test_content_parts_list_and_refusal_become_text() -> None:
-    events, _ = translate([chunk({"content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}),
-                           chunk({}, "stop")])
+    events, _ = translate(
+        [chunk({"content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}), chunk({}, "stop")]
+    )
     assert texts(events) == ["ab"]
     events, _ = translate([chunk({"content": None, "refusal": "I can't help with that."}), chunk({}, "stop")])
     assert texts(events) == ["I can't help with that."]
@@ -289,8 +291,13 @@ def test_only_choice_zero_is_used() -> None:
 
 
 def test_reasoning_item_events_and_sealed_text() -> None:
-    events, _ = translate([chunk({"reasoning_content": "Step 1."}), chunk({"reasoning_content": " Step 2."}),
-                           chunk({"content": "Answer"}, "stop")])
+    events, _ = translate(
+        [
+            chunk({"reasoning_content": "Step 1."}),
+            chunk({"reasoning_content": " Step 2."}),
+            chunk({"content": "Answer"}, "stop"),
+        ]
+    )
     assert types(events)[2:13] == [
         "response.output_item.added",
         "response.reasoning_summary_part.added",
@@ -322,23 +329,40 @@ def test_reasoning_content_wins_when_a_server_sends_both_fields() -> None:
 
 
 def test_hidden_reasoning_still_travels_sealed() -> None:
-    events, _ = translate([chunk({"reasoning_content": "secret plan"}), chunk({"content": "done"}, "stop")],
-                          expose_reasoning=False)
+    events, _ = translate(
+        [chunk({"reasoning_content": "secret plan"}), chunk({"content": "done"}, "stop")], expose_reasoning=False
+    )
     assert not any("reasoning_summary" in t or "reasoning_text" in t for t in types(events))
     item = final(events)["output"][0]
-    assert item == {"id": "rs_golden_0", "type": "reasoning", "summary": [], "encrypted_content": item["encrypted_content"]}
+    assert item == {
+        "id": "rs_golden_0",
+        "type": "reasoning",
+        "summary": [],
+        "encrypted_content": item["encrypted_content"],
+    }
     assert unseal(item["encrypted_content"]) == "secret plan"
 
 
 def test_reasoning_after_text_opens_a_new_item_instead_of_interleaving() -> None:
-    events, _ = translate([chunk({"reasoning_content": "a"}), chunk({"content": "b"}),
-                           chunk({"reasoning_content": "c"}), chunk({"content": "d"}, "stop")])
+    events, _ = translate(
+        [
+            chunk({"reasoning_content": "a"}),
+            chunk({"content": "b"}),
+            chunk({"reasoning_content": "c"}),
+            chunk({"content": "d"}, "stop"),
+        ]
+    )
     assert [item["type"] for item in final(events)["output"]] == ["reasoning", "message", "reasoning", "message"]
 
 
 def test_whitespace_reasoning_during_text_does_not_split_the_message() -> None:
-    events, _ = translate([chunk({"content": "one"}), chunk({"content": " two", "reasoning_content": "\n"}),
-                           chunk({"content": " three"}, "stop")])
+    events, _ = translate(
+        [
+            chunk({"content": "one"}),
+            chunk({"content": " two", "reasoning_content": "\n"}),
+            chunk({"content": " three"}, "stop"),
+        ]
+    )
     assert [item["type"] for item in final(events)["output"]] == ["message"]
     assert texts(events) == ["one two three"]
 
@@ -369,8 +393,9 @@ def test_think_tags_off_leaves_content_alone() -> None:
 
 
 def test_think_tag_not_at_the_start_is_text() -> None:
-    events, _ = translate([chunk({"content": "Use <think> tags"}), chunk({"content": " like </think>"}, "stop")],
-                          think_tags=True)
+    events, _ = translate(
+        [chunk({"content": "Use <think> tags"}), chunk({"content": " like </think>"}, "stop")], think_tags=True
+    )
     assert texts(events) == ["Use <think> tags like </think>"]
 
 
@@ -382,8 +407,10 @@ def test_unclosed_think_block_is_reasoning_and_a_lone_prefix_is_text() -> None:
 
 
 def test_think_tags_and_reasoning_content_together() -> None:
-    events, _ = translate([chunk({"reasoning_content": "native"}), chunk({"content": "<think>tagged</think>text"}, "stop")],
-                          think_tags=True)
+    events, _ = translate(
+        [chunk({"reasoning_content": "native"}), chunk({"content": "<think>tagged</think>text"}, "stop")],
+        think_tags=True,
+    )
     output = final(events)["output"]
     assert [item["type"] for item in output] == ["reasoning", "message"]
     assert output[0]["content"][0]["text"] == "nativetagged"
@@ -459,8 +486,10 @@ def test_missing_call_id_gets_a_deterministic_one() -> None:
 
 def test_duplicate_call_ids_are_made_unique() -> None:
     events, _ = translate(
-        [chunk({"tool_calls": [call(0, "dup", "exec_command", "{}"), call(1, "dup", "write_stdin", "{}")]}),
-         chunk({}, "tool_calls")]
+        [
+            chunk({"tool_calls": [call(0, "dup", "exec_command", "{}"), call(1, "dup", "write_stdin", "{}")]}),
+            chunk({}, "tool_calls"),
+        ]
     )
     assert [item["call_id"] for item in tool_items(events)] == ["dup", "dup_1"]
 
@@ -492,14 +521,18 @@ def test_repeated_id_and_name_in_every_chunk_do_not_duplicate() -> None:
 
 
 def test_object_arguments_are_serialized() -> None:
-    events, _ = translate([chunk({"tool_calls": [call(0, "c", "exec_command", {"cmd": "ls"})]}), chunk({}, "tool_calls")])
+    events, _ = translate(
+        [chunk({"tool_calls": [call(0, "c", "exec_command", {"cmd": "ls"})]}), chunk({}, "tool_calls")]
+    )
     assert tool_items(events)[0]["arguments"] == '{"cmd":"ls"}'
 
 
 def test_legacy_function_call_delta() -> None:
     events, _ = translate(
-        [chunk({"function_call": {"name": "exec_command", "arguments": '{"cmd":'}}),
-         chunk({"function_call": {"arguments": ' "id"}'}}, "function_call")]
+        [
+            chunk({"function_call": {"name": "exec_command", "arguments": '{"cmd":'}}),
+            chunk({"function_call": {"arguments": ' "id"}'}}, "function_call"),
+        ]
     )
     item = tool_items(events)[0]
     assert (item["name"], item["arguments"], item["call_id"]) == ("exec_command", '{"cmd": "id"}', "call_golden_0")
@@ -507,7 +540,9 @@ def test_legacy_function_call_delta() -> None:
 
 
 def test_garbled_arguments_are_repaired_when_the_call_finished() -> None:
-    events, _ = translate([chunk({"tool_calls": [call(0, "c", "exec_command", '{"cmd": "ls')]}), chunk({}, "tool_calls")])
+    events, _ = translate(
+        [chunk({"tool_calls": [call(0, "c", "exec_command", '{"cmd": "ls')]}), chunk({}, "tool_calls")]
+    )
     assert tool_items(events)[0]["arguments"] == '{"cmd": "ls"}'
 
 
@@ -525,8 +560,12 @@ def test_unknown_tool_name_stays_a_function_call_for_codex_to_reject() -> None:
 
 
 def test_custom_tool_input_events() -> None:
-    events, _ = translate([chunk({"tool_calls": [call(0, "p", "apply_patch", '{"input": "*** Begin Patch\\n"}')]}),
-                           chunk({}, "tool_calls")])
+    events, _ = translate(
+        [
+            chunk({"tool_calls": [call(0, "p", "apply_patch", '{"input": "*** Begin Patch\\n"}')]}),
+            chunk({}, "tool_calls"),
+        ]
+    )
     assert types(events)[2:6] == [
         "response.output_item.added",
         "response.custom_tool_call_input.delta",
@@ -539,8 +578,10 @@ def test_custom_tool_input_events() -> None:
 
 def test_tool_names_and_count_for_the_request_log() -> None:
     _, translator = translate(
-        [chunk({"tool_calls": [call(0, "a", "exec_command", "{}"), call(1, "b", "apply_patch", "{}")]}),
-         chunk({}, "tool_calls")]
+        [
+            chunk({"tool_calls": [call(0, "a", "exec_command", "{}"), call(1, "b", "apply_patch", "{}")]}),
+            chunk({}, "tool_calls"),
+        ]
     )
     assert translator.tool_names == ["exec_command", "apply_patch"]
     assert translator.tool_call_count == 2
@@ -587,13 +628,24 @@ def test_never_interrupted_nor_end_turn() -> None:
     for reason in ("length", "content_filter", "stop", None, "interrupted"):
         events, _ = translate([chunk({"content": "x"}, reason)])
         blob = orjson.dumps(events)
-        assert b"interrupted" not in blob and b"end_turn" not in blob
+        assert b"interrupted" not in blob
+        assert b"end_turn" not in blob
 
 
 def test_truncated_tool_call_is_dropped_on_length() -> None:
     events, translator = translate(
-        [chunk({"content": "doing", "tool_calls": [call(0, "ok", "exec_command", '{"cmd": "ls"}'),
-                                                   call(1, "cut", "exec_command", '{"cmd": "rm -rf /tmp/bu')]}, "length")]
+        [
+            chunk(
+                {
+                    "content": "doing",
+                    "tool_calls": [
+                        call(0, "ok", "exec_command", '{"cmd": "ls"}'),
+                        call(1, "cut", "exec_command", '{"cmd": "rm -rf /tmp/bu'),
+                    ],
+                },
+                "length",
+            )
+        ]
     )
     assert [item["call_id"] for item in tool_items(events)] == ["ok"]
     assert [note.subject for note in translator.notes if note.code == "dropped_tool_call"] == ["exec_command"]
@@ -623,8 +675,9 @@ def test_empty_answer_with_stop_completes_empty() -> None:
 def test_error_chunk_fails_with_the_classified_code() -> None:
     translator = StreamTranslator(make_ctx())
     events = translator.start() + translator.feed(chunk({"content": "so far"}))
-    events += translator.feed({"error": {"message": "This model's maximum context length is 65536 tokens.",
-                                         "type": "invalid_request_error"}})
+    events += translator.feed(
+        {"error": {"message": "This model's maximum context length is 65536 tokens.", "type": "invalid_request_error"}}
+    )
     check_event_sequence(events)
     response = final(events)
     assert response["status"] == "failed"
@@ -660,8 +713,10 @@ def test_fail_directly() -> None:
 
 def test_usage_chunk_after_finish_reason() -> None:
     events, translator = translate(
-        [chunk({"content": "x"}, "stop"), {"choices": [], "usage": {"prompt_tokens": 10, "completion_tokens": 2,
-                                                                     "total_tokens": 12}}]
+        [
+            chunk({"content": "x"}, "stop"),
+            {"choices": [], "usage": {"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12}},
+        ]
     )
     expected = {
         "input_tokens": 10,
@@ -684,9 +739,23 @@ def test_no_usage_is_null() -> None:
     ("usage", "cached", "reasoning", "total"),
     [
         ({"prompt_tokens": 9, "completion_tokens": 1, "prompt_tokens_details": {"cached_tokens": 8}}, 8, 0, 10),
-        ({"prompt_tokens": 9, "completion_tokens": 1, "prompt_cache_hit_tokens": 7, "prompt_cache_miss_tokens": 2}, 7, 0, 10),
-        ({"prompt_tokens": 9, "completion_tokens": 5, "cached_tokens": 4,
-          "completion_tokens_details": {"reasoning_tokens": 3}}, 4, 3, 14),
+        (
+            {"prompt_tokens": 9, "completion_tokens": 1, "prompt_cache_hit_tokens": 7, "prompt_cache_miss_tokens": 2},
+            7,
+            0,
+            10,
+        ),
+        (
+            {
+                "prompt_tokens": 9,
+                "completion_tokens": 5,
+                "cached_tokens": 4,
+                "completion_tokens_details": {"reasoning_tokens": 3},
+            },
+            4,
+            3,
+            14,
+        ),
         ({"prompt_tokens": None, "completion_tokens": "many", "total_tokens": 3.0}, 0, 0, 3),
     ],
 )
@@ -699,8 +768,20 @@ def test_usage_variants(usage: dict[str, Any], cached: int, reasoning: int, tota
 
 
 def test_usage_inside_the_choice_kimi() -> None:
-    events, _ = translate([{"choices": [{"index": 0, "delta": {"content": "x"}, "finish_reason": "stop",
-                                         "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6}}]}])
+    events, _ = translate(
+        [
+            {
+                "choices": [
+                    {
+                        "index": 0,
+                        "delta": {"content": "x"},
+                        "finish_reason": "stop",
+                        "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6},
+                    }
+                ]
+            }
+        ]
+    )
     assert final(events)["usage"]["total_tokens"] == 6
 
 
@@ -708,8 +789,10 @@ def test_usage_inside_the_choice_kimi() -> None:
 
 
 def test_url_citation_annotations_are_converted_and_announced() -> None:
-    annotation = {"type": "url_citation", "url_citation": {"url": "https://e.x/a", "title": "A", "start_index": 0,
-                                                           "end_index": 4}}
+    annotation = {
+        "type": "url_citation",
+        "url_citation": {"url": "https://e.x/a", "title": "A", "start_index": 0, "end_index": 4},
+    }
     events, _ = translate([chunk({"content": "Read"}), chunk({"annotations": [annotation]}), chunk({}, "stop")])
     expected = {"type": "url_citation", "url": "https://e.x/a", "title": "A", "start_index": 0, "end_index": 4}
     assert final(events)["output"][0]["content"][0]["annotations"] == [expected]
@@ -719,8 +802,14 @@ def test_url_citation_annotations_are_converted_and_announced() -> None:
 
 def test_annotation_offsets_follow_dropped_leading_text() -> None:
     annotation = {"type": "url_citation", "url": "https://e.x", "title": "", "start_index": 21, "end_index": 25}
-    events, _ = translate([chunk({"content": "<think>x</think>\nSee "}), chunk({"content": "this", "annotations": [annotation]}),
-                           chunk({}, "stop")], think_tags=True)
+    events, _ = translate(
+        [
+            chunk({"content": "<think>x</think>\nSee "}),
+            chunk({"content": "this", "annotations": [annotation]}),
+            chunk({}, "stop"),
+        ],
+        think_tags=True,
+    )
     text = texts(events)[0]
     resolved = final(events)["output"][-1]["content"][0]["annotations"][0]
     assert text[resolved["start_index"] : resolved["end_index"]] == "this"
@@ -731,14 +820,17 @@ def test_citation_url_list_points_at_markers() -> None:
     urls = ["https://a.x", "https://b.x"]
     events, _ = translate([chunk({"content": "One [1]. Two [2]."}, citations=urls), chunk({}, "stop", citations=urls)])
     annotations = final(events)["output"][0]["content"][0]["annotations"]
-    assert [(a["url"], a["start_index"], a["end_index"]) for a in annotations] == [("https://a.x", 4, 7),
-                                                                                   ("https://b.x", 13, 16)]
+    assert [(a["url"], a["start_index"], a["end_index"]) for a in annotations] == [
+        ("https://a.x", 4, 7),
+        ("https://b.x", 13, 16),
+    ]
 
 
 def test_annotations_with_no_text_are_dropped_with_a_note() -> None:
     annotation = {"type": "url_citation", "url": "https://e.x", "start_index": 0, "end_index": 1}
-    _, translator = translate([chunk({"annotations": [annotation], "tool_calls": [call(0, "c", "exec_command", "{}")]},
-                                     "tool_calls")])
+    _, translator = translate(
+        [chunk({"annotations": [annotation], "tool_calls": [call(0, "c", "exec_command", "{}")]}, "tool_calls")]
+    )
     assert "dropped_annotations" in [note.code for note in translator.notes]
 
 
@@ -746,8 +838,13 @@ def test_annotations_with_no_text_are_dropped_with_a_note() -> None:
 
 
 def good_stream() -> list[dict[str, Any]]:
-    events, _ = translate([chunk({"reasoning_content": "r"}), chunk({"content": "t"}),
-                           chunk({"tool_calls": [call(0, "c", "exec_command", "{}")]}, "tool_calls")])
+    events, _ = translate(
+        [
+            chunk({"reasoning_content": "r"}),
+            chunk({"content": "t"}),
+            chunk({"tool_calls": [call(0, "c", "exec_command", "{}")]}, "tool_calls"),
+        ]
+    )
     return events
 
 
@@ -791,8 +888,21 @@ def _mutations() -> dict[str, Any]:
             if event["type"] == "response.output_item.done" and event["item"]["type"] == "message":
                 event["item"]["phase"] = "foo"
 
-    return {f.__name__: f for f in (drop_type, renumber, change_id, wrong_text, object_arguments, interrupted,
-                                    missing_done, top_level_error, usage_without_total, phase)}
+    return {
+        f.__name__: f
+        for f in (
+            drop_type,
+            renumber,
+            change_id,
+            wrong_text,
+            object_arguments,
+            interrupted,
+            missing_done,
+            top_level_error,
+            usage_without_total,
+            phase,
+        )
+    }
 
 
 def test_checker_accepts_the_good_stream() -> None:
@@ -805,3 +915,84 @@ def test_checker_rejects_broken_streams(mutation: str) -> None:
     _mutations()[mutation](events)
     with pytest.raises(AssertionError):
         check_event_sequence(events)
+
+
+# -- property: any chunk sequence yields a stream the SDK and Codex accept -----------------------------------
+
+_TEXT = st.lists(
+    st.sampled_from(["a", " ", "\n", "秋", "😀", "<think>", "</think>", "<", "/", "{", '"']), max_size=8
+).map("".join)
+_ARGUMENT_PIECES = st.sampled_from(["", "{", '"cmd"', ": ", '"ls"', "}", '{"input": "P"}', "{}", "garbage", 'x"'])
+_TOOL_DELTA = st.fixed_dictionaries(
+    {},
+    optional={
+        "index": st.integers(0, 2),
+        "id": st.sampled_from(["c1", "c2", "c3", ""]),
+        "function": st.fixed_dictionaries(
+            {},
+            optional={
+                "name": st.sampled_from(
+                    ["exec_command", "apply_patch", "tool_search", "multi_agent_v1__spawn_agent", "unknown", ""]
+                ),
+                "arguments": _ARGUMENT_PIECES,
+            },
+        ),
+    },
+)
+_ANNOTATION = st.fixed_dictionaries(
+    {
+        "type": st.just("url_citation"),
+        "url": st.just("https://e.x"),
+        "start_index": st.integers(0, 30),
+        "end_index": st.integers(0, 30),
+    }
+)
+_DELTA = st.one_of(
+    st.fixed_dictionaries({"reasoning_content": _TEXT}),
+    st.fixed_dictionaries({"reasoning": _TEXT}),
+    st.fixed_dictionaries({"content": _TEXT}),
+    st.fixed_dictionaries({"tool_calls": st.lists(_TOOL_DELTA, max_size=2)}),
+    st.fixed_dictionaries({"annotations": st.lists(_ANNOTATION, max_size=1)}),
+    st.fixed_dictionaries(
+        {"function_call": st.fixed_dictionaries({"name": st.just("exec_command"), "arguments": _ARGUMENT_PIECES})}
+    ),
+)
+_FINISH = st.sampled_from(
+    [
+        None,
+        "stop",
+        "length",
+        "tool_calls",
+        "content_filter",
+        "insufficient_system_resource",
+        "model_context_window_exceeded",
+        "eos",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    deltas=st.lists(_DELTA, max_size=12),
+    finish=_FINISH,
+    usage=st.booleans(),
+    error=st.booleans(),
+    think_tags=st.booleans(),
+    expose_reasoning=st.booleans(),
+)
+def test_any_chunk_sequence_gives_a_valid_stream(
+    deltas: list[dict[str, Any]], finish: str | None, usage: bool, error: bool, think_tags: bool, expose_reasoning: bool
+) -> None:
+    chunks = [chunk(delta) for delta in deltas] + [chunk({}, finish)]
+    if error:
+        chunks.insert(len(chunks) // 2, {"error": {"message": "boom", "code": 503}})
+    if usage:
+        chunks.append({"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}})
+    events, translator = translate(chunks, think_tags=think_tags, expose_reasoning=expose_reasoning)
+    assert translator.status == final(events)["status"]
+    if not think_tags and not error:
+        # Every visible character of content reaches the user's transcript
+        sent = "".join(d["content"] for d in deltas if "content" in d)
+        if sent.strip() and finish not in ("insufficient_system_resource", "model_context_window_exceeded"):
+            # (blank lines opening a message are dropped, so compare without whitespace)
+            assert "".join("".join(texts(events)).split()) == "".join(sent.split())

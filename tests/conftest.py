@@ -1,0 +1,43 @@
+"""Shared fixtures for the live ring: factories whose servers stop when the test ends."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from mimo2codex.settings import Settings
+from tests.fakes.strict_upstream import Script, StrictUpstream, VendorRules
+from tests.live import LiveGateway
+
+StartUpstream = Callable[..., StrictUpstream]
+StartGateway = Callable[..., LiveGateway]
+
+
+@pytest.fixture
+def _live_stack() -> Iterator[contextlib.ExitStack]:
+    # One stack for both factories: servers stop in reverse order (the gateway before its upstream).
+    with contextlib.ExitStack() as stack:
+        yield stack
+
+
+@pytest.fixture
+def start_upstream(_live_stack: contextlib.ExitStack) -> StartUpstream:
+    """``start_upstream(script, rules=VendorRules.deepseek_v4())``: a running :class:`StrictUpstream`."""
+
+    def start(script: Script = (), *, rules: VendorRules | None = None, **options: Any) -> StrictUpstream:
+        return _live_stack.enter_context(StrictUpstream(script, rules=rules, **options).running())
+
+    return start
+
+
+@pytest.fixture
+def start_gateway(_live_stack: contextlib.ExitStack) -> StartGateway:
+    """``start_gateway(settings)``: a running :class:`LiveGateway` (``.url``, ``.records``, ``.loop``)."""
+
+    def start(settings: Settings, **options: Any) -> LiveGateway:
+        return _live_stack.enter_context(LiveGateway(settings, **options))
+
+    return start
