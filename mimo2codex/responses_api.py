@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive
 
 from mimo2codex.errors import GatewayError, InvalidRequest, UpstreamUnavailable
 from mimo2codex.gateway import Gateway, new_id, route_headers
@@ -119,7 +120,7 @@ async def create_response(request: Request) -> Response:
 
     if not stream:
         return await _complete(gateway, route, upstream_request, ctx, record, headers)
-    return await _stream(gateway, route, upstream_request, ctx, record, headers)
+    return await _stream(gateway, route, upstream_request, ctx, record, headers, request.receive)
 
 
 async def _once(data: bytes) -> AsyncGenerator[bytes, None]:
@@ -170,11 +171,27 @@ async def _stream(
     ctx: ResponseContext,
     record: RequestRecord,
     headers: dict[str, str],
+    receive: Receive,
 ) -> Response:
     settings = gateway.settings
     opening = asyncio.ensure_future(gateway.open_upstream(upstream_request, record))
-    done, _ = await asyncio.wait({opening}, timeout=settings.status_grace)
-    if done:
+    # Nothing watches the connection until the response starts: a client that leaves during the
+    # grace (Ctrl-C in a long prefill) must still stop the upstream at once, not when it ends.
+    leaving = asyncio.ensure_future(_client_gone(receive))
+    try:
+        await asyncio.wait({opening, leaving}, timeout=settings.status_grace, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        opening.cancel()
+        leaving.cancel()
+        raise
+    if leaving.done():
+        await _abandon(opening)
+        record.status, record.outcome = 499, "cancelled"
+        gateway.emit(record)
+        return Response(status_code=499)  # nobody will read it
+    leaving.cancel()
+    await asyncio.wait({leaving})
+    if opening.done():
         try:
             upstream = opening.result()
             if upstream.status >= 400:
@@ -268,6 +285,20 @@ async def _stream(
         return encode_events(translator.fail(SHUTDOWN_CODE, SHUTDOWN_MESSAGE))
 
     return EventStreamResponse(body(), headers=headers, on_disconnect=on_disconnect, farewell=farewell)
+
+
+async def _client_gone(receive: Receive) -> None:
+    """Return once the client has disconnected (the request body is already read)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _abandon(opening: asyncio.Future[UpstreamResponse]) -> None:
+    """Cancel an upstream request nobody waits for; close the response if it already arrived."""
+    opening.cancel()
+    await asyncio.wait({opening})
+    if not opening.cancelled() and opening.exception() is None:
+        opening.result().close()
 
 
 async def _drain(upstream: UpstreamResponse) -> None:

@@ -1,8 +1,10 @@
 """Retrying an upstream request before anything has reached the client.
 
-Retried: connect errors and timeouts, 429 and 5xx. Never retried: other 4xx (the request itself is
-wrong; repeating it cannot help), and never once output has been streamed to Codex (the caller only
-retries through :func:`open_with_retries`, which returns before the body is read).
+Retried: connect errors (refused, reset, connect timeout), 429 and 5xx. Never retried: other 4xx (the
+request itself is wrong; repeating it cannot help), a first-byte timeout (the upstream has the request
+and may still be working on it: a retry would repeat the whole wait, minutes by default, and the bill),
+and never once output has been streamed to Codex (the caller only retries through
+:func:`open_with_retries`, which returns before the body is read).
 
 Codex retries too (CONTRACT §1.7–1.8: up to ``request_max_retries`` for 5xx and
 ``stream_max_retries`` per turn), so attempts multiply; the default of 2 retries keeps the worst
@@ -12,6 +14,7 @@ case bounded while absorbing the short blips that would otherwise cost the user 
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -19,7 +22,7 @@ from email.utils import parsedate_to_datetime
 from time import time
 
 from mimo2codex.errors import UpstreamError, UpstreamRejected
-from mimo2codex.upstream import Transport, UpstreamRequest, UpstreamResponse
+from mimo2codex.upstream import FirstByteTimeout, Transport, UpstreamRequest, UpstreamResponse
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504, 520, 521, 522, 523, 524, 529})
 
@@ -44,9 +47,12 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        # "inf", "nan" and "1e999" parse as floats; from an untrusted header they are no delay.
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -74,7 +80,7 @@ async def open_with_retries(
             on_attempt(attempt)
         try:
             response = await transport.open(request)
-        except UpstreamRejected:
+        except (UpstreamRejected, FirstByteTimeout):
             raise
         except UpstreamError:
             if attempt > policy.max_retries:

@@ -63,6 +63,14 @@ class Transport(Protocol):
     async def aclose(self) -> None: ...
 
 
+class FirstByteTimeout(UpstreamTimeout):
+    """The upstream took the request but sent no status line within the first-byte timeout.
+
+    Unlike a connect failure this is not retried (:mod:`mimo2codex.retry`): the upstream may still be
+    working on the request, and a retry would repeat the whole wait -- minutes by default -- and the bill.
+    """
+
+
 @contextlib.contextmanager
 def _mapped(provider: Provider, phase: str, limit: float, timeouts: Timeouts) -> Iterator[None]:
     """Map aiohttp/OS errors raised while talking to ``provider`` into the gateway's error tree."""
@@ -74,7 +82,8 @@ def _mapped(provider: Provider, phase: str, limit: float, timeouts: Timeouts) ->
             provider=provider.id,
         ) from exc
     except TimeoutError as exc:
-        raise UpstreamTimeout(
+        error = FirstByteTimeout if phase == "first byte" else UpstreamTimeout
+        raise error(
             f"upstream '{provider.id}' ({provider.base_url}) sent nothing for {limit:g}s ({phase} timeout)",
             provider=provider.id,
         ) from exc

@@ -261,13 +261,15 @@ def _extract(body: dict[str, Any] | str) -> tuple[str, str | None, int | None, f
     status: int | None = None
     for key in ("status", "code", "status_code"):
         value = holder.get(key)
-        if isinstance(value, str) and value.isdigit():
+        if isinstance(value, str) and value.isascii() and value.isdigit():  # not "²": isdigit() but no int
             value = int(value)
         if isinstance(value, int) and not isinstance(value, bool) and 400 <= value <= 599:
             status = value
             break
     retry = holder.get("retry_after")
-    delay = float(retry) if isinstance(retry, int | float) and not isinstance(retry, bool) and retry >= 0 else None
+    delay = _finite(str(retry)) if isinstance(retry, int | float) and not isinstance(retry, bool) else None
+    if delay is not None and delay < 0:
+        delay = None
     return _shorten(message), _string_code(holder), status, delay
 
 
@@ -293,12 +295,12 @@ def _shorten(text: str) -> str:
 def _retry_delay(
     header: str | None, header_ms: str | None, now: float | None, message: str, body_retry: float | None
 ) -> float | None:
+    # Upstream headers are untrusted text: "inf", "nan" and "1e999" parse as floats but are no delay.
     if header:
         value = header.strip()
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            pass
+        seconds = _finite(value)
+        if seconds is not None:
+            return max(0.0, seconds)
         if now is not None:
             try:
                 when = parsedate_to_datetime(value)
@@ -307,10 +309,9 @@ def _retry_delay(
             if when is not None and when.tzinfo is not None:
                 return max(0.0, when.timestamp() - now)
     if header_ms:
-        try:
-            return max(0.0, float(header_ms.strip()) / 1000)
-        except ValueError:
-            pass
+        millis = _finite(header_ms.strip())
+        if millis is not None:
+            return max(0.0, millis / 1000)
     found = _TRY_AGAIN.search(message)
     if found:
         total = 0.0
@@ -319,6 +320,15 @@ def _retry_delay(
         if math.isfinite(total):
             return total
     return body_retry
+
+
+def _finite(text: str) -> float | None:
+    """``text`` as a finite float, else None."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
 
 
 def _unit(unit: str) -> str:

@@ -4,16 +4,19 @@ A :class:`Provider` is plain data (where the upstream is, its key, its model cat
 :class:`Quirks` turn one catalog model into the :class:`~mimo2codex.protocol.profile.UpstreamProfile`
 the pure translator reads. Each real quirk set is one module of this package, registered in
 ``providers/__init__.py``; a vendor whose quirks are only data (a field it rejects, ``<think>`` tags)
-needs no module at all, just :class:`Quirks` fields.
+needs no module at all, just :class:`Quirks` fields (``providers.json`` sets them per provider).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 from mimo2codex.protocol.profile import ReasoningReplay, UpstreamProfile
+from mimo2codex.providers.endpoint import Endpoint, resolve_endpoint
 from mimo2codex.secret import Secret
 
 
@@ -34,6 +37,22 @@ class ModelInfo:
     supports_images: bool = False
     supports_reasoning: bool = False
     supports_web_search: bool = False
+    #: this model's own reasoning replay rule, when it differs from its provider's
+    reasoning_replay: ReasoningReplay | None = None
+    #: kept for old configurations; listed last and marked "legacy"
+    legacy: bool = False
+
+    @property
+    def label(self) -> str:
+        return self.display_name or self.id
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorHint:
+    """Advice appended to an upstream error whose message contains ``marker``."""
+
+    marker: str
+    hint: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +68,15 @@ class Quirks:
     force_parallel_tool_calls: bool = False
     think_tags: bool = False
     drop_fields: frozenset[str] = frozenset()
-    extra_body: dict[str, Any] = field(default_factory=dict)
+    extra_body: Mapping[str, Any] = field(default_factory=dict)
+    #: the vendor's web-search tool, sent (to models with supports_web_search) when Codex asks for web_search
+    web_search_tool: Mapping[str, Any] | None = None
+    error_hints: tuple[ErrorHint, ...] = ()
 
     def profile(self, provider: Provider, model: str, info: ModelInfo | None) -> UpstreamProfile:
         """The translation profile for ``model`` (``info`` is None for open-catalog providers)."""
+        web_search = self.web_search_tool if info is None or info.supports_web_search else None
+        replay = info.reasoning_replay if info is not None and info.reasoning_replay is not None else None
         return UpstreamProfile(
             model=model,
             label=f"{model} on {provider.id}",
@@ -60,10 +84,11 @@ class Quirks:
             supports_images=info.supports_images if info is not None else True,
             supports_reasoning_effort=self.supports_reasoning_effort,
             max_tokens_field=self.max_tokens_field,
-            reasoning_replay=self.reasoning_replay,
+            reasoning_replay=replay or self.reasoning_replay,
+            web_search_tool=dict(web_search) if web_search is not None else None,
             force_parallel_tool_calls=self.force_parallel_tool_calls,
             drop_fields=self.drop_fields,
-            extra_body=self.extra_body,
+            extra_body=dict(self.extra_body),
             think_tags=self.think_tags,
         )
 
@@ -85,8 +110,27 @@ class Provider:
     shortcut: str | None = None
     #: where to get a key, shown in startup errors
     docs_url: str | None = None
-    #: the environment variable the key comes from (for messages and printed config)
-    env_key: str | None = None
+    #: where the key and base URL come from (env var names, defaults, key-prefix hosts)
+    endpoint: Endpoint | None = None
+    #: True for the providers shipped with mimo2codex (mimo, deepseek)
+    builtin: bool = False
+    #: open catalog only: rewrite every model to ``default_model`` instead of forwarding it
+    force_default_model: bool = False
+    #: where this provider was defined, for messages: "built-in", a file path, "GENERIC_* variables"
+    source: str = "built-in"
+    #: where the key / base URL came from (banner): an env var, "--api-key", "key prefix 'tp-'"...
+    key_source: str = ""
+    base_url_source: str = ""
+
+    @property
+    def env_key(self) -> str | None:
+        """The (first) environment variable the key comes from, for messages and printed config."""
+        return self.endpoint.key_envs[0] if self.endpoint and self.endpoint.key_envs else None
+
+    @property
+    def handle(self) -> str:
+        """How users name it on the command line: the shortcut, else the id."""
+        return self.shortcut or self.id
 
     def model_info(self, model: str) -> ModelInfo | None:
         """The catalog entry whose id or alias is ``model``."""
@@ -102,3 +146,44 @@ class Provider:
 
     def url(self, path: str) -> str:
         return self.base_url.rstrip("/") + path
+
+    def error_hint(self, message: str) -> str | None:
+        """Advice for an upstream error message (e.g. MiMo's web-search plugin being off)."""
+        for hint in self.quirks.error_hints:
+            if hint.marker in message:
+                return hint.hint
+        return None
+
+    def with_credentials(
+        self, env: Mapping[str, str], *, api_key: str | None = None, base_url: str | None = None
+    ) -> tuple[Provider, tuple[str, ...]]:
+        """This provider with its key and base URL resolved again (``--api-key`` / ``--base-url``).
+
+        Returns the provider and the warnings of the resolution (key prefix vs host mismatch).
+        """
+        if self.endpoint is None:
+            return self, ()
+        resolved = resolve_endpoint(self.endpoint, env, label=self.display_name, api_key=api_key, base_url=base_url)
+        updated = replace(
+            self,
+            api_key=resolved.api_key,
+            base_url=resolved.base_url,
+            key_source=resolved.key_source,
+            base_url_source=resolved.base_url_source,
+        )
+        return updated, resolved.warnings
+
+
+@dataclass
+class ProviderContext:
+    """What provider sources read: the environment, files, and settings that change quirks."""
+
+    env: Mapping[str, str]
+    #: the providers file to read (None: no file)
+    providers_file: Path | None = None
+    #: MiMo-style thinking switch (``--disable-thinking`` turns it off upstream)
+    thinking: bool = True
+    #: forward Codex's web_search tool to vendors that have one (opt-in)
+    web_search: bool = False
+    #: startup warnings collected while loading (shown in the banner and logged)
+    warnings: list[str] = field(default_factory=list)
