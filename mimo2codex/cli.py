@@ -1,6 +1,8 @@
-"""The command line: flags -> settings -> uvicorn. No logic of its own.
+"""The command line: flags -> settings -> uvicorn, or a printed Codex configuration. No logic of its own.
 
-Every flag comes from :data:`mimo2codex.settings.OPTIONS`, so it has an environment variable too.
+Every option comes from :data:`mimo2codex.settings.OPTIONS`, so it has an environment variable too,
+and works before or after a subcommand (``mimo2codex --port 9000 print-config`` or
+``mimo2codex print-config --port 9000``).
 """
 
 from __future__ import annotations
@@ -9,33 +11,61 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from mimo2codex import __version__
+from mimo2codex.banner import render_banner, use_color
+from mimo2codex.catalog import CATALOG_FILE, catalog_providers, codex_catalog, write_catalog
 from mimo2codex.errors import ConfigError
-from mimo2codex.settings import OPTIONS, Settings, load_settings
+from mimo2codex.settings import OPTIONS, Option, Settings, load_settings
+from mimo2codex.snippets import render_snippets, toml_string
+
+EPILOG = """\
+commands:
+  (none)            run the gateway
+  print-config      print ~/.codex/auth.json and config.toml for a provider
+                    (--model P, --env-key: key from $MIMO2CODEX_KEY instead of auth.json)
+  print-cc-switch   print auth.json and config.toml for cc-switch
+  write-catalog     write the Codex model catalog to <data dir>/codex-models.json
+
+examples:
+  MIMO_API_KEY=sk-... mimo2codex
+  DS_API_KEY=sk-... mimo2codex --model ds --port 9000
+  mimo2codex print-config --model ds --port 9000
+"""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="mimo2codex",
-        description="A gateway that lets the OpenAI Codex CLI talk to any Chat Completions LLM.",
-        allow_abbrev=False,
+def _add_option(parser: argparse.ArgumentParser, option: Option) -> None:
+    names = [option.flag] + ([option.short] if option.short else [])
+    help_text = option.help + (f" (env {option.env})" if option.env else "")
+    if option.switch is not None:
+        parser.add_argument(
+            *names,
+            dest=option.field,
+            action="store_const",
+            const=option.switch,
+            default=argparse.SUPPRESS,
+            help=help_text,
+        )
+        if option.flag_off:
+            parser.add_argument(
+                option.flag_off,
+                dest=option.field,
+                action="store_const",
+                const=not option.switch,
+                default=argparse.SUPPRESS,
+                help=argparse.SUPPRESS,
+            )
+        return
+    parser.add_argument(
+        *names,
+        dest=option.field,
+        type=_argparse_type(option.parse),
+        default=argparse.SUPPRESS,
+        metavar=option.metavar,
+        help=help_text,
     )
-    parser.add_argument("-V", "--version", action="version", version=f"mimo2codex {__version__}")
-    for option in OPTIONS:
-        assert option.flag is not None
-        names = [option.flag] + ([option.short] if option.short else [])
-        help_text = option.help + (f" (env {option.env})" if option.env else "")
-        if option.parse is bool or option.field == "verbose":
-            parser.add_argument(
-                *names, dest=option.field, action="store_const", const=True, default=None, help=help_text
-            )
-        else:
-            parser.add_argument(
-                *names, dest=option.field, type=_argparse_type(option.parse), default=None, help=help_text
-            )
-    return parser
 
 
 def _argparse_type(parse: Any) -> Any:
@@ -47,6 +77,41 @@ def _argparse_type(parse: Any) -> Any:
 
     convert.__name__ = getattr(parse, "__name__", "value")
     return convert
+
+
+def build_parser() -> argparse.ArgumentParser:
+    options = argparse.ArgumentParser(add_help=False)
+    for option in OPTIONS:
+        _add_option(options, option)
+    parser = argparse.ArgumentParser(
+        prog="mimo2codex",
+        description="A gateway that lets the OpenAI Codex CLI talk to any Chat Completions LLM.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
+        parents=[options],
+    )
+    parser.add_argument("-V", "--version", action="version", version=f"mimo2codex {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    catalog_help = "point Codex at <data dir>/codex-models.json (model_catalog_json) instead of the catalog URL"
+    printer = commands.add_parser(
+        "print-config", parents=[options], allow_abbrev=False, help="print the Codex configuration"
+    )
+    printer.add_argument(
+        "--env-key", action="store_true", help="Codex reads its key from $MIMO2CODEX_KEY (CLI only; keeps auth.json)"
+    )
+    printer.add_argument("--catalog-json", action="store_true", help=catalog_help)
+    switcher = commands.add_parser(
+        "print-cc-switch", parents=[options], allow_abbrev=False, help="print the configuration for cc-switch"
+    )
+    switcher.add_argument("--catalog-json", action="store_true", help=catalog_help)
+    writer = commands.add_parser(
+        "write-catalog", parents=[options], allow_abbrev=False, help="write the Codex model catalog JSON"
+    )
+    writer.add_argument(
+        "--output", type=Path, metavar="FILE", help=f"where to write (default <data dir>/{CATALOG_FILE})"
+    )
+    return parser
 
 
 def configure_logging(verbose: bool) -> None:
@@ -77,19 +142,44 @@ def serve(settings: Settings) -> None:
     )
 
 
+def _write_catalog(settings: Settings, output: Path | None) -> str:
+    path = output if output is not None else settings.data_dir / CATALOG_FILE
+    catalog = codex_catalog(catalog_providers(settings.providers, settings.default))
+    write_catalog(path, catalog)
+    return (
+        f"wrote {len(catalog['models'])} models to {path}\n"
+        "To use the file instead of the catalog URL, put this line at the top of ~/.codex/config.toml\n"
+        "(or run `mimo2codex print-config --catalog-json`):\n"
+        f"model_catalog_json = {toml_string(str(path))}\n"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    option_fields = {option.field for option in OPTIONS}
+    flags = {name: value for name, value in vars(args).items() if name in option_fields}
+    command: str | None = args.command
     try:
-        settings = load_settings(flags=vars(args))
+        settings = load_settings(flags=flags, require_key=command is None)
+        if command == "print-config":
+            text = render_snippets(settings, catalog_file=args.catalog_json).print_config(env_key=args.env_key)
+        elif command == "print-cc-switch":
+            text = render_snippets(settings, catalog_file=args.catalog_json).print_cc_switch()
+        elif command == "write-catalog":
+            text = _write_catalog(settings, args.output)
+        else:
+            text = ""
     except ConfigError as exc:
         print(f"mimo2codex: configuration error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        print(f"mimo2codex: {exc}", file=sys.stderr)
+        return 1
+    if command is not None:
+        sys.stdout.write(text)
+        return 0
     configure_logging(settings.verbose)
-    logging.getLogger("mimo2codex").info(
-        "mimo2codex %s listening on %s (default provider: %s)",
-        __version__,
-        settings.listen_url,
-        settings.router().default.id,
-    )
+    sys.stdout.write(render_banner(settings, color=use_color(sys.stdout)))
+    sys.stdout.flush()
     serve(settings)
     return 0

@@ -19,7 +19,8 @@ before a stream has started and :meth:`GatewayError.failed_code` once it has.
             │   └── ContextLengthExceeded   400 context_length_exceeded (fatal in Codex)
             ├── UpstreamRateLimited     429 + Retry-After
             ├── UpstreamUnavailable     502 connect errors, 5xx, garbage bodies
-            └── UpstreamTimeout         504 connect / first byte / idle timeouts
+            └── UpstreamTimeout         504 connect / idle timeouts
+                └── FirstByteTimeout        504 nothing within the first-byte budget (not retried)
 """
 
 from __future__ import annotations
@@ -173,3 +174,11 @@ class UpstreamUnavailable(UpstreamError):
 class UpstreamTimeout(UpstreamError):
     status = 504
     default_code = "upstream_timeout"
+
+
+class FirstByteTimeout(UpstreamTimeout):
+    """The upstream accepted the request but sent nothing within the first-byte timeout.
+
+    Not retried: the budget is minutes long (a long prefill), so a retry would multiply a wait the
+    user already sat through, and the upstream is likely still working on the first attempt.
+    """

@@ -148,7 +148,11 @@ async def _complete(
             raise garbage_error(route, "a JSON body that is not an object")
         if chat.get("error"):
             # Some vendors answer 200 with an error body.
-            raise to_error(classify_upstream_failure(502, chat, retry_after=None, now=time.time()), route.provider.id)
+            # 0: an error inside a 200 answer; the body alone says what it is (a rate limit stays a 429).
+            failure = classify_upstream_failure(
+                0, chat, retry_after=upstream.headers.get("retry-after"), now=time.time()
+            )
+            raise to_error(failure, route.provider.id)
         response = chat_to_response(chat, ctx)
     except GatewayError as exc:
         record.status, record.outcome = exc.status_code, "error"

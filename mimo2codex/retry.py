@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from time import time
 
-from mimo2codex.errors import UpstreamError, UpstreamRejected
-from mimo2codex.upstream import FirstByteTimeout, Transport, UpstreamRequest, UpstreamResponse
+from mimo2codex.errors import FirstByteTimeout, UpstreamError, UpstreamRejected
+from mimo2codex.upstream import Transport, UpstreamRequest, UpstreamResponse
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504, 520, 521, 522, 523, 524, 529})
 

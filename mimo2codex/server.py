@@ -21,6 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from mimo2codex import __version__
+from mimo2codex.catalog import CATALOG_PATH, codex_models
 from mimo2codex.chat_api import chat_completions
 from mimo2codex.errors import GatewayError, MethodNotAllowed, NotFound, UpstreamError
 from mimo2codex.gateway import Gateway
@@ -161,6 +162,7 @@ def create_app(
             Route(f"{prefix}/models", list_models, methods=["GET"]),
         ]
     routes += [Route("/healthz", healthz, methods=["GET"]), Route("/", status, methods=["GET"])]
+    routes.append(Route(CATALOG_PATH, codex_models, methods=["GET"]))  # model_catalog_url (catalog.py)
     return Starlette(
         routes=routes,
         lifespan=lifespan,

@@ -1,29 +1,38 @@
 """The one settings model: defaults < files < environment < command-line flags.
 
-Every tunable is an :class:`Option` in :data:`OPTIONS`: its field on :class:`Settings`, its
-environment variable, its flag, its parser and its help text. The CLI builds its parser from this
-table and the README's settings table is checked against it, so flag, env var and doc cannot drift.
+Every tunable is an :class:`Option` in :data:`OPTIONS`: its field, its environment variable, its
+flag(s), its parser and its help text. The CLI builds its parser from this table and the README's
+settings table is generated from it (``python -m mimo2codex.settings --markdown``; a test fails
+when the README drifts), so flag, env var and doc cannot disagree.
 
->>> settings = load_settings({"GENERIC_BASE_URL": "http://127.0.0.1:9000/v1", "MIMO2CODEX_PORT": "9999"})
->>> settings.port
-9999
+>>> settings = load_settings({"DS_API_KEY": "sk-1", "MIMO2CODEX_DEFAULT_PROVIDER": "ds", "MIMO2CODEX_PORT": "9999"})
+>>> settings.port, settings.default.id
+(9999, 'deepseek')
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from mimo2codex.auth import check_bind
+from mimo2codex.config_problems import PROBLEMS
 from mimo2codex.errors import ConfigError
-from mimo2codex.providers import load_providers
-from mimo2codex.providers.base import Provider
+from mimo2codex.providers import REGISTRY, find_provider, load_providers
+from mimo2codex.providers.base import Provider, ProviderContext, ProviderSource
+from mimo2codex.providers.config_file import PROVIDERS_FILE_ENV, locate
 from mimo2codex.routing import Router
+from mimo2codex.secret import Secret
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+
+#: the default provider when neither --model nor MIMO2CODEX_DEFAULT_PROVIDER names one
+DEFAULT_PROVIDER = "mimo"
 
 
 def parse_bool(value: str) -> bool:
@@ -36,22 +45,31 @@ def parse_bool(value: str) -> bool:
 
 
 def parse_port(value: str) -> int:
-    port = int(value)
+    try:
+        port = int(value)
+    except ValueError:
+        raise ValueError(f"a port is a number from 0 to 65535, got {value!r}") from None
     if not 0 <= port <= 65535:
-        raise ValueError(f"a port is 0-65535, got {port}")
+        raise ValueError(f"a port is a number from 0 to 65535, got {port}")
     return port
 
 
 def parse_count(value: str) -> int:
-    count = int(value)
+    try:
+        count = int(value)
+    except ValueError:
+        raise ValueError(f"must be a whole number, got {value!r}") from None
     if count < 0:
         raise ValueError(f"must be 0 or more, got {value!r}")
     return count
 
 
 def parse_seconds(value: str) -> float:
-    seconds = float(value)
-    if seconds <= 0:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ValueError(f"must be a number of seconds, got {value!r}") from None
+    if not seconds > 0:
         raise ValueError(f"must be a positive number of seconds, got {value!r}")
     return seconds
 
@@ -64,27 +82,129 @@ def parse_size(value: str) -> int:
         if text.endswith(suffix):
             text, scale = text[:-1], factor
             break
-    size = int(float(text) * scale)
+    try:
+        size = int(float(text) * scale)
+    except ValueError:
+        raise ValueError(f"must be a size such as 64M, got {value!r}") from None
     if size <= 0:
         raise ValueError(f"must be a positive size, got {value!r}")
     return size
 
 
+def parse_path(value: str) -> Path:
+    if not value.strip():
+        raise ValueError("must be a path")
+    return Path(value.strip()).expanduser()
+
+
+def parse_text(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value.strip()
+
+
+def parse_secret(value: str) -> Secret:
+    return Secret(parse_text(value))
+
+
+def parse_tokens(value: str) -> tuple[Secret, ...]:
+    """Comma-separated inbound tokens."""
+    return tuple(Secret(token.strip()) for token in value.split(",") if token.strip())
+
+
 @dataclass(frozen=True, slots=True)
 class Option:
+    #: the :class:`Settings` field, or a loader input (``api_key``, ``base_url``, ``providers_file``)
     field: str
     env: str | None
-    flag: str | None
+    flag: str
     parse: Callable[[str], Any]
     help: str
     #: short flag, e.g. "-p"
     short: str | None = None
+    #: a switch: the value the flag stores (``--no-reasoning`` stores False); None: the flag takes a value
+    switch: bool | None = None
+    #: the opposite switch (``--reasoning``)
+    flag_off: str | None = None
+    #: the env var says the opposite of the field (``MIMO2CODEX_NO_REASONING=1`` -> expose_reasoning False)
+    env_inverted: bool = False
+    metavar: str | None = None
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("host", "MIMO2CODEX_HOST", "--host", str, "address to listen on"),
-    Option("port", "MIMO2CODEX_PORT", "--port", parse_port, "port to listen on", short="-p"),
-    Option("data_dir", "MIMO2CODEX_DATA_DIR", "--data-dir", lambda v: Path(v).expanduser(), "data directory"),
+    Option("host", "MIMO2CODEX_HOST", "--host", parse_text, "address to listen on", metavar="HOST"),
+    Option("port", "MIMO2CODEX_PORT", "--port", parse_port, "port to listen on", short="-p", metavar="PORT"),
+    Option(
+        "default_provider",
+        "MIMO2CODEX_DEFAULT_PROVIDER",
+        "--model",
+        parse_text,
+        "default provider, by id or shortcut (mimo, ds, or a generic provider): serves every model no "
+        "provider with a key claims",
+        metavar="PROVIDER",
+    ),
+    Option(
+        "api_key",
+        None,
+        "--api-key",
+        parse_secret,
+        "API key of the default provider, overriding its variable (prefer the variable: other local users "
+        "can read command lines)",
+        metavar="KEY",
+    ),
+    Option(
+        "base_url",
+        None,
+        "--base-url",
+        parse_text,
+        "base URL of the default provider, overriding its variable",
+        metavar="URL",
+    ),
+    Option("data_dir", "MIMO2CODEX_DATA_DIR", "--data-dir", parse_path, "data directory", metavar="DIR"),
+    Option(
+        "providers_file",
+        PROVIDERS_FILE_ENV,
+        "--providers-file",
+        parse_path,
+        "generic providers file (default: <data dir>/providers.json when it exists)",
+        metavar="FILE",
+    ),
+    Option(
+        "expose_reasoning",
+        "MIMO2CODEX_NO_REASONING",
+        "--no-reasoning",
+        parse_bool,
+        "hide the model's reasoning from Codex (it is still carried between turns); --reasoning shows it",
+        switch=False,
+        flag_off="--reasoning",
+        env_inverted=True,
+    ),
+    Option(
+        "thinking",
+        "MIMO2CODEX_DISABLE_THINKING",
+        "--disable-thinking",
+        parse_bool,
+        "switch thinking off upstream, for providers that have a switch (MiMo)",
+        switch=False,
+        env_inverted=True,
+    ),
+    Option(
+        "web_search",
+        "MIMO2CODEX_WEB_SEARCH",
+        "--web-search",
+        parse_bool,
+        "forward Codex's web_search tool to MiMo's web search (needs the account's plugin; never with tp- keys)",
+        switch=True,
+    ),
+    Option(
+        "admin",
+        "MIMO2CODEX_NO_ADMIN",
+        "--no-admin",
+        parse_bool,
+        "disable the admin pages",
+        switch=False,
+        env_inverted=True,
+    ),
     Option(
         "verbose",
         "MIMO2CODEX_VERBOSE",
@@ -92,6 +212,23 @@ OPTIONS: tuple[Option, ...] = (
         parse_bool,
         "log translated bodies (secrets redacted)",
         short="-v",
+        switch=True,
+    ),
+    Option(
+        "auth_tokens",
+        "MIMO2CODEX_AUTH_TOKENS",
+        "--auth-token",
+        parse_tokens,
+        "inbound bearer tokens Codex must send, comma-separated (required to listen beyond loopback)",
+        metavar="TOKENS",
+    ),
+    Option(
+        "insecure_no_auth",
+        "MIMO2CODEX_INSECURE_NO_AUTH",
+        "--insecure-no-auth",
+        parse_bool,
+        "listen beyond loopback without inbound tokens (only on a network you fully trust)",
+        switch=True,
     ),
     Option(
         "keepalive_interval",
@@ -99,6 +236,7 @@ OPTIONS: tuple[Option, ...] = (
         "--keepalive",
         parse_seconds,
         "seconds between SSE keepalive comments while the upstream is silent",
+        metavar="SECONDS",
     ),
     Option(
         "connect_timeout",
@@ -106,6 +244,7 @@ OPTIONS: tuple[Option, ...] = (
         "--connect-timeout",
         parse_seconds,
         "upstream connect timeout (s)",
+        metavar="SECONDS",
     ),
     Option(
         "first_byte_timeout",
@@ -113,6 +252,7 @@ OPTIONS: tuple[Option, ...] = (
         "--first-byte-timeout",
         parse_seconds,
         "upstream time to first byte (s); long prefills can take minutes",
+        metavar="SECONDS",
     ),
     Option(
         "idle_timeout",
@@ -120,6 +260,7 @@ OPTIONS: tuple[Option, ...] = (
         "--idle-timeout",
         parse_seconds,
         "upstream silence between chunks before the stream is failed (s)",
+        metavar="SECONDS",
     ),
     Option(
         "max_retries",
@@ -127,6 +268,7 @@ OPTIONS: tuple[Option, ...] = (
         "--max-retries",
         parse_count,
         "upstream retries on connect errors, 429 and 5xx before any output (Codex retries too)",
+        metavar="N",
     ),
     Option(
         "max_body_bytes",
@@ -134,8 +276,12 @@ OPTIONS: tuple[Option, ...] = (
         "--max-body",
         parse_size,
         "largest accepted request body (e.g. 64M)",
+        metavar="SIZE",
     ),
 )
+
+#: loader inputs that are not Settings fields (they end up inside the providers)
+_INPUTS = frozenset({"api_key", "base_url", "providers_file"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,50 +303,197 @@ class Settings:
     #: HTTP 200 + keepalives; within it an upstream 429/4xx is passed on as a real HTTP status
     status_grace: float = 2.0
     expose_reasoning: bool = True
+    #: thinking mode upstream, for providers with a switch (MiMo)
+    thinking: bool = True
+    #: forward Codex's web_search tool to vendors with their own (opt-in: it can cost money)
+    web_search: bool = False
+    admin: bool = True
+    auth_tokens: tuple[Secret, ...] = ()
+    insecure_no_auth: bool = False
+    #: every configured provider, keyed or not, in listing order (built-ins first)
     providers: tuple[Provider, ...] = ()
     default_provider: str = ""
+    #: the providers file that was read, if any
+    providers_file: Path | None = None
+    #: problems that did not stop the start (banner, log)
+    warnings: tuple[str, ...] = ()
 
     def router(self) -> Router:
         by_id = {p.id: p for p in self.providers}
         default = by_id.get(self.default_provider) or (self.providers[0] if self.providers else None)
         if default is None:
-            raise ConfigError(
-                "no upstream provider configured: set GENERIC_BASE_URL (and GENERIC_API_KEY, GENERIC_DEFAULT_MODEL)"
-            )
-        return Router(self.providers, default)
+            raise ConfigError("no upstream provider configured")
+        return Router.build(self.providers, default)
+
+    @property
+    def default(self) -> Provider:
+        return self.router().default
+
+    @property
+    def keyed_providers(self) -> tuple[Provider, ...]:
+        return tuple(p for p in self.providers if p.api_key)
 
     @property
     def listen_url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
+        host = f"[{self.host}]" if ":" in self.host and not self.host.startswith("[") else self.host
         return f"http://{host}:{self.port}"
 
 
 _FIELD_NAMES = {f.name for f in fields(Settings)}
+_DEFAULTS = Settings()
 
 
-def load_settings(env: Mapping[str, str] | None = None, flags: Mapping[str, Any] | None = None) -> Settings:
-    """Settings from ``env`` (default: the process environment) and already-parsed CLI ``flags``.
-
-    Raises :class:`ConfigError` naming the variable or flag and the bad value.
-    """
-    env = os.environ if env is None else env
+def _raw_values(env: Mapping[str, str], flags: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Option values from env then flags, and for each the name of its source (for messages)."""
     values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
     for option in OPTIONS:
         raw = env.get(option.env) if option.env else None
-        if raw is not None and raw != "":
-            try:
-                values[option.field] = option.parse(raw)
-            except ValueError as exc:
-                raise ConfigError(f"{option.env}={raw!r}: {exc}") from None
-    for name, value in (flags or {}).items():
-        if value is not None:
-            if name not in _FIELD_NAMES:
-                raise ConfigError(f"unknown setting {name!r}")
-            values[name] = value
-    providers = load_providers(env)
-    values.setdefault("providers", providers)
-    if providers:
-        values.setdefault("default_provider", providers[0].id)
+        if raw is None or raw.strip() == "":
+            continue
+        try:
+            value = option.parse(raw)
+        except ValueError as exc:
+            raise PROBLEMS["bad_value"].error(name=option.env, value=repr(raw), reason=exc) from None
+        values[option.field] = (not value) if option.env_inverted else value
+        sources[option.field] = option.env or ""
+    by_field = {o.field: o for o in OPTIONS}
+    for name, value in flags.items():
+        if value is None:
+            continue
+        if name not in by_field and name not in _FIELD_NAMES:
+            raise ConfigError(f"unknown setting {name!r}")
+        values[name] = value
+        known = by_field.get(name)
+        sources[name] = known.flag if known else name
+    return values, sources
+
+
+def load_settings(
+    env: Mapping[str, str] | None = None,
+    flags: Mapping[str, Any] | None = None,
+    *,
+    registry: Mapping[str, ProviderSource] = REGISTRY,
+    require_key: bool = True,
+) -> Settings:
+    """Settings from ``env`` (default: the process environment) and already-parsed CLI ``flags``.
+
+    ``require_key=False`` is for commands that only print configuration (``print-config``): they
+    must work before the user has a key. Raises :class:`ConfigError` naming the variable, flag,
+    file, provider and field at fault.
+    """
+    env = os.environ if env is None else env
+    values, sources = _raw_values(env, flags or {})
+    api_key: Secret | None = values.pop("api_key", None)
+    base_url: str | None = values.pop("base_url", None)
+    explicit_file: Path | None = values.pop("providers_file", None)
+
+    data_dir: Path = values.get("data_dir", _DEFAULTS.data_dir)
+    providers_file = locate(explicit_file, data_dir, name=sources.get("providers_file", PROVIDERS_FILE_ENV))
+    ctx = ProviderContext(
+        env,
+        providers_file=providers_file,
+        thinking=values.get("thinking", _DEFAULTS.thinking),
+        web_search=values.get("web_search", _DEFAULTS.web_search),
+    )
+    loaded = load_providers(ctx, registry)
+    if not loaded:
+        raise ConfigError("no upstream provider configured")
+
+    warnings = list(ctx.warnings)
+    wanted = values.pop("default_provider", None)
+    if wanted is None:
+        default = find_provider(loaded, DEFAULT_PROVIDER) or loaded[0]
+        keyed = [p for p in loaded if p.api_key]
+        if not default.api_key and len(keyed) == 1:
+            # Nobody named a default and the usual one has no key: the only provider with a key is
+            # the one the user means (the Node tool failed here instead).
+            warnings.append(PROBLEMS["implicit_default"].message(name=default.display_name, chosen=keyed[0].handle))
+            default = keyed[0]
+    else:
+        found = find_provider(loaded, wanted)
+        if found is None:
+            known = ", ".join(f"{p.handle} ({p.id})" if p.handle != p.id else p.id for p in loaded)
+            raise PROBLEMS["unknown_provider"].error(name=sources["default_provider"], value=wanted, known=known)
+        default = found
+
+    providers: list[Provider] = []
+    for provider in loaded:
+        overrides: dict[str, str | None] = {}
+        if provider.id == default.id:
+            overrides = {"api_key": api_key.reveal() if api_key else None, "base_url": base_url}
+        resolved, found_warnings = provider.with_credentials(env, **overrides)
+        if resolved.api_key:
+            warnings += found_warnings
+            warnings += resolved.quirks.startup_warnings(resolved)
+        providers.append(resolved)
+        if provider.id == default.id:
+            default = resolved
+
+    if require_key and not default.api_key:
+        raise _missing_key(default, providers)
+
+    values["providers"] = tuple(providers)
+    values["default_provider"] = default.id
+    values["providers_file"] = providers_file
+    values["warnings"] = tuple(dict.fromkeys(warnings))
     settings = Settings(**values)
+    check_bind(settings.host, settings.auth_tokens, settings.insecure_no_auth)
     settings.router()  # fail at startup, not on the first request
     return settings
+
+
+def _missing_key(default: Provider, providers: list[Provider]) -> ConfigError:
+    env = " or ".join(default.endpoint.key_envs) if default.endpoint else "its API key variable"
+    if default.docs_url:
+        where = f"Get a key at {default.docs_url}."
+    else:
+        where = f"Get a key from the vendor of {default.base_url}."
+    handles = ", ".join(p.handle for p in providers if p.api_key)
+    keyed = f"providers with a key: {handles}" if handles else "no provider has a key yet"
+    return PROBLEMS["default_without_key"].error(
+        name=default.display_name, id=default.id, env=env, where_to_get=where, keyed=keyed
+    )
+
+
+# -- documentation --------------------------------------------------------------------------------
+
+
+def _default_text(option: Option) -> str:
+    if option.switch is not None:
+        return "off"
+    if option.field in _INPUTS:
+        return {"providers_file": "`<data dir>/providers.json`"}.get(option.field, "—")
+    if option.field == "default_provider":
+        return f"`{DEFAULT_PROVIDER}`"
+    value = getattr(_DEFAULTS, option.field)
+    if option.field == "data_dir":
+        return "`~/.mimo2codex`"
+    if option.field == "max_body_bytes":
+        return f"`{value >> 20}M`"
+    if option.field == "auth_tokens":
+        return "none"
+    return f"`{value:g}`" if isinstance(value, float) else f"`{value}`"
+
+
+def settings_table() -> str:
+    """The README's settings table (between the ``settings-table`` markers)."""
+    lines = ["| Flag | Environment variable | Default | Meaning |", "|---|---|---|---|"]
+    for option in OPTIONS:
+        flags = [option.flag] if option.short is None else [f"{option.short}, {option.flag}"]
+        if option.metavar and option.switch is None:
+            flags = [f"{flags[0]} {option.metavar}"]
+        if option.flag_off:
+            flags.append(option.flag_off)
+        flag_text = " / ".join(f"`{f}`" for f in flags)
+        env_text = f"`{option.env}`" if option.env else "—"
+        if option.env and option.switch is not None:
+            env_text += "=1"
+        lines.append(f"| {flag_text} | {env_text} | {_default_text(option)} | {option.help} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # python -m mimo2codex.settings --markdown
+    if sys.argv[1:] != ["--markdown"]:
+        sys.exit("usage: python -m mimo2codex.settings --markdown")
+    sys.stdout.write(settings_table())

@@ -18,7 +18,7 @@ from typing import Protocol
 import aiohttp
 
 from mimo2codex import __version__
-from mimo2codex.errors import UpstreamTimeout, UpstreamUnavailable
+from mimo2codex.errors import FirstByteTimeout, UpstreamTimeout, UpstreamUnavailable
 from mimo2codex.providers.base import Provider
 
 
@@ -61,14 +61,6 @@ class Transport(Protocol):
         """Send the request; return once the status line and headers arrived."""
 
     async def aclose(self) -> None: ...
-
-
-class FirstByteTimeout(UpstreamTimeout):
-    """The upstream took the request but sent no status line within the first-byte timeout.
-
-    Unlike a connect failure this is not retried (:mod:`mimo2codex.retry`): the upstream may still be
-    working on the request, and a retry would repeat the whole wait -- minutes by default -- and the bill.
-    """
 
 
 @contextlib.contextmanager

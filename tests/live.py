@@ -60,6 +60,7 @@ class LiveGateway:
         *,
         transport: Transport | None = None,
         record_hooks: Sequence[RecordHook] = (),
+        graceful_shutdown: float = 5.0,
     ) -> None:
         self.records: list[RequestRecord] = []
         self._records_changed = threading.Condition()
@@ -73,7 +74,7 @@ class LiveGateway:
             lifespan="on",
             log_level="warning",
             access_log=False,
-            timeout_graceful_shutdown=5,
+            timeout_graceful_shutdown=graceful_shutdown,
         )
         self.server = uvicorn.Server(config)
         self.loop = _new_loop()

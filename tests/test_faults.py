@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from starlette.applications import Starlette
 
 from mimo2codex.gateway import Gateway
 from mimo2codex.settings import Settings, load_settings
@@ -262,9 +263,16 @@ def strict_settings(upstream: StrictUpstream, *, status_grace: float | None = No
     return settings if status_grace is None else dataclasses.replace(settings, status_grace=status_grace)
 
 
+def gateway_of(live: LiveGateway) -> Gateway:
+    """The running app's :class:`Gateway` (its lifespan has run once the server started)."""
+    app: Starlette = live.server.config.app  # type: ignore[assignment]
+    gateway: Gateway = app.state.gateway
+    return gateway
+
+
 def fast_backoff(live: LiveGateway) -> LiveGateway:
     """Shrink the backoff base (not the count, which comes from MIMO2CODEX_MAX_RETRIES) for test speed."""
-    gateway: Gateway = live.server.config.app.state.gateway
+    gateway = gateway_of(live)
     gateway.retry_policy = dataclasses.replace(gateway.retry_policy, base_delay=0.02)
     return live
 
@@ -315,7 +323,8 @@ def test_connect_refused_is_retried_then_a_502_naming_the_provider(start_gateway
     assert outcome.status == 502
     assert outcome.error["code"] == "upstream_unavailable"
     assert outcome.error["type"] == "upstream_error"
-    assert PROVIDER in outcome.error["message"] and url in outcome.error["message"]
+    assert PROVIDER in outcome.error["message"]
+    assert url in outcome.error["message"]
     record = live.wait_for_record(2)
     assert record.upstream_attempts == 3  # 1 + MIMO2CODEX_MAX_RETRIES
     assert (record.status, record.error_code) == (502, "upstream_unavailable")
@@ -324,7 +333,7 @@ def test_connect_refused_is_retried_then_a_502_naming_the_provider(start_gateway
 def test_connect_refused_after_the_stream_committed_fails_the_response(start_gateway: StartGateway) -> None:
     url = f"http://127.0.0.1:{closed_port()}/v1"
     live = start_gateway(settings_for(url, status_grace=0.05, MIMO2CODEX_MAX_RETRIES="1", MIMO2CODEX_KEEPALIVE="0.05"))
-    gateway: Gateway = live.server.config.app.state.gateway
+    gateway = gateway_of(live)
     gateway.retry_policy = dataclasses.replace(gateway.retry_policy, base_delay=0.4)  # outlast the grace
 
     outcome = call(live.url)
@@ -355,12 +364,14 @@ def test_slow_first_byte_is_a_504_and_is_not_retried(
 
     assert outcome.status == 504
     assert outcome.error["code"] == "upstream_timeout"
-    assert "0.5s" in outcome.error["message"] and "first byte" in outcome.error["message"]
+    assert "0.5s" in outcome.error["message"]
+    assert "first byte" in outcome.error["message"]
     assert PROVIDER in outcome.error["message"]
     assert 0.5 <= elapsed < 1.5
     assert len(upstream.chat_requests) == 1
     exchange = upstream.wait_peer_closed(2)
-    assert exchange is not None and exchange.outcome == "peer_closed"  # the gateway hung up
+    assert exchange is not None
+    assert exchange.outcome == "peer_closed"
 
 
 def test_slow_first_byte_after_the_stream_committed_keeps_alive_then_fails(
@@ -398,7 +409,9 @@ def test_idle_mid_stream_fails_after_the_idle_timeout_with_keepalives_meanwhile(
     elapsed = time.monotonic() - started
 
     error = assert_failed(outcome, "upstream_timeout")
-    assert "idle" in error["message"] and "0.5s" in error["message"] and PROVIDER in error["message"]
+    assert "idle" in error["message"]
+    assert "0.5s" in error["message"]
+    assert PROVIDER in error["message"]
     assert outcome.text == "Hello"
     assert outcome.keepalives >= 3
     assert 0.5 <= elapsed < 2.0
@@ -448,11 +461,16 @@ def test_429_with_a_long_retry_after_goes_to_codex_at_once(
     assert len(upstream.chat_requests) == 1
 
 
-def test_429_without_retry_after_is_retried_then_given_a_retry_after(
-    start_upstream: StartUpstream, start_gateway: StartGateway
+@pytest.mark.parametrize("garbage", [None, "1e999", "nan", "-inf", "soon"])
+def test_429_without_usable_retry_after_is_retried_then_given_a_retry_after(
+    start_upstream: StartUpstream, start_gateway: StartGateway, garbage: str | None
 ) -> None:
-    """Codex gives up at once on a 429 without Retry-After (§1.7): the gateway adds one."""
-    upstream = start_upstream(always(Reply.http_error(429, "Too many requests", type="rate_limit_error")))
+    """Codex gives up at once on a 429 without Retry-After (§1.7): the gateway adds one. An unreadable
+    Retry-After ("1e999" parses as an infinite float) counts as none, never as a crash or an endless wait."""
+    headers = {} if garbage is None else {"Retry-After": garbage}
+    upstream = start_upstream(
+        always(Reply.http_error(429, "Too many requests", type="rate_limit_error", headers=headers))
+    )
     live = fast_backoff(start_gateway(strict_settings(upstream, MIMO2CODEX_MAX_RETRIES="2")))
 
     outcome = call(live.url)
@@ -487,7 +505,8 @@ def test_429_after_the_stream_committed_tells_codex_when_to_retry(
 
     error = assert_failed(outcome, "rate_limit_exceeded")
     hint = CODEX_RETRY_HINT.search(error["message"])
-    assert hint is not None and hint.group(1) == "7", error["message"]
+    assert hint is not None, error["message"]
+    assert hint.group(1) == "7"
     assert len(upstream.chat_requests) == 1
 
 
@@ -508,7 +527,8 @@ def test_5xx_is_retried_then_a_502_with_the_vendor_message(
 
     assert outcome.status == 502
     assert outcome.error["code"] == "server_error"  # retried by Codex (§1.6, §1.7)
-    assert f"HTTP {status}" in outcome.error["message"] and "The engine is overloaded" in outcome.error["message"]
+    assert f"HTTP {status}" in outcome.error["message"]
+    assert "The engine is overloaded" in outcome.error["message"]
     assert PROVIDER in outcome.error["message"]
     assert len(upstream.chat_requests) == 3
     assert live.wait_for_record(2).upstream_attempts == 3
@@ -588,7 +608,8 @@ def test_html_200_page_without_stream_is_a_502(start_raw: StartRaw, start_gatewa
 
     assert outcome.status == 502
     assert outcome.error["code"] == "upstream_unavailable"
-    assert "not JSON" in outcome.error["message"] and PROVIDER in outcome.error["message"]
+    assert "not JSON" in outcome.error["message"]
+    assert PROVIDER in outcome.error["message"]
     assert len(raw.exchanges) == 1
 
 
@@ -690,7 +711,7 @@ def test_non_json_lines_in_a_stream_are_skipped(start_raw: StartRaw, start_gatew
         b"data: null\n\n"
         b"event: ping\ndata: {}\n\n"
         b"this line is not SSE at all\n\n"
-        b"data: {\"unterminated\": \n\n"
+        b'data: {"unterminated": \n\n'
     )
     raw = start_raw([(0, head() + junk + HELLO + junk + FINISH + junk + b"data: [DONE]\n\n")])
     live = start_gateway(settings_for(raw.url))
@@ -713,7 +734,8 @@ def test_error_event_mid_stream_fails_with_the_classified_code(
 
     error = assert_failed(outcome, "rate_limit_exceeded")
     hint = CODEX_RETRY_HINT.search(error["message"])
-    assert hint is not None and hint.group(1) == "20"
+    assert hint is not None
+    assert hint.group(1) == "20"
     assert len(upstream.chat_requests) == 1
 
 
@@ -751,7 +773,7 @@ def test_client_leaving_during_backoff_before_the_answer_started_stops_the_retri
 ) -> None:
     upstream = start_upstream(always(BACKOFF))
     live = start_gateway(strict_settings(upstream, MIMO2CODEX_MAX_RETRIES="2"))
-    assert live.server.config.app.state.gateway.settings.status_grace > 1  # the client leaves inside it
+    assert gateway_of(live).settings.status_grace > 1  # the client leaves inside it
 
     with httpx.Client(timeout=httpx.Timeout(5, read=0.3)) as client, pytest.raises(httpx.ReadTimeout):
         client.post(f"{live.url}/responses", json=request_body())

@@ -618,7 +618,7 @@ class _History:
         messages: list[dict[str, Any]] = []
         profile = self.profile
         backfilled = 0
-        for segment in self.segments:
+        for segment in _join_split_turns(self.segments):
             if not isinstance(segment, _Turn):
                 previous = messages[-1] if messages else None
                 if segment["role"] == "system" and previous is not None and previous["role"] == "system":
@@ -641,8 +641,9 @@ class _History:
                     )
                 continue
             message: dict[str, Any] = {"role": "assistant", "content": text}
-            if segment.reasoning:
-                message["reasoning_content"] = "\n\n".join(segment.reasoning)
+            reasoning = "\n\n".join(segment.reasoning)
+            if reasoning.strip():  # thinking-mode vendors reject blank reasoning like a missing one
+                message["reasoning_content"] = reasoning
             elif calls and profile.reasoning_replay is ReasoningReplay.REQUIRED:
                 message["reasoning_content"] = profile.reasoning_backfill
                 backfilled += 1
@@ -679,6 +680,22 @@ class _History:
                 )
             )
         return messages
+
+
+def _join_split_turns(segments: list[_Segment]) -> list[_Segment]:
+    """Adjacent turns as one: only items that produce no message (a tool output with no call in the
+    history, dropped at assembly) stood between them, and DeepSeek V4 rejects two assistant messages in
+    a row. A turn with tool calls stays closed: its tool answers will follow it."""
+    joined: list[_Segment] = []
+    for segment in segments:
+        previous = joined[-1] if joined else None
+        if isinstance(segment, _Turn) and isinstance(previous, _Turn) and not previous.calls:
+            previous.texts.extend(segment.texts)
+            previous.reasoning.extend(segment.reasoning)
+            previous.calls.extend(segment.calls)
+        else:
+            joined.append(segment)
+    return joined
 
 
 _ITEM_HANDLERS: dict[str, Callable[[_History, dict[str, Any], str], None]] = {

@@ -244,9 +244,14 @@ class StreamTranslator:
         if self._started or self._status is not None:
             return []
         self._started = True
+        # The opening snapshots leave out the echoed tool list: with Codex's ~20 KB of tool
+        # schemas it would triple the bytes of a short answer, and no client reads it before the
+        # terminal event, which carries the full echo.
+        opening = self._response("in_progress")
+        opening["tools"] = []
         return [
-            self._event("response.created", response=self._response("in_progress")),
-            self._event("response.in_progress", response=self._response("in_progress")),
+            self._event("response.created", response=opening),
+            self._event("response.in_progress", response=dict(opening)),
         ]
 
     def feed(self, chunk: dict[str, Any]) -> list[Event]:

@@ -94,15 +94,19 @@ class ToolMap:
             command = ["bash", "-lc", command]
         exec_action: dict[str, Any] = {
             "type": "exec",
-            "command": command if isinstance(command, list) else [],
+            "command": [str(part) for part in command] if isinstance(command, list) else [],
         }
-        # Codex's LocalShellExecAction spells it ``working_directory``; the lowered function says ``workdir``.
+        # Only well-typed values: the openai SDK's LocalShellCall rejects loose ones, and requires env.
         workdir = action.get("workdir", action.get("working_directory"))
-        if workdir is not None:
+        if isinstance(workdir, str):
             exec_action["working_directory"] = workdir
-        for key in ("timeout_ms", "env", "user"):
-            if key in action:
-                exec_action[key] = action[key]
+        timeout = action.get("timeout_ms")
+        if isinstance(timeout, int) and not isinstance(timeout, bool):
+            exec_action["timeout_ms"] = timeout
+        env = action.get("env")
+        exec_action["env"] = {k: v for k, v in env.items() if isinstance(v, str)} if isinstance(env, dict) else {}
+        if isinstance(action.get("user"), str):
+            exec_action["user"] = action["user"]
         return {
             "type": "local_shell_call",
             "id": item_id,

@@ -9,7 +9,7 @@ needs no module at all, just :class:`Quirks` fields (``providers.json`` sets the
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
@@ -94,6 +94,10 @@ class Quirks:
 
     def with_overrides(self, **changes: Any) -> Quirks:
         return replace(self, **changes)
+
+    def startup_warnings(self, provider: Provider) -> tuple[str, ...]:
+        """Problems with how this quirk set was configured for ``provider`` (shown at startup)."""
+        return ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,3 +191,7 @@ class ProviderContext:
     web_search: bool = False
     #: startup warnings collected while loading (shown in the banner and logged)
     warnings: list[str] = field(default_factory=list)
+
+
+#: a registry entry: builds the providers of one source (a built-in vendor, providers.json, GENERIC_*)
+ProviderSource = Callable[[ProviderContext], list[Provider]]

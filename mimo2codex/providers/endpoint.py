@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from mimo2codex.config_problems import PROBLEMS
 from mimo2codex.secret import Secret
 
 
@@ -90,9 +91,15 @@ def resolve_endpoint(
             other = next((p for p, u in endpoint.key_hosts if _same_base(url, u)), None)
             if other is not None:
                 warnings.append(
-                    f"{label}: the API key from {key_source} starts with '{keyed[0]}', whose host is {keyed[1]}, "
-                    f"but {url_source} points to {url} (the host for '{other}' keys): the vendor will answer 401. "
-                    f"Remove {url_source} to let mimo2codex choose the host from the key."
+                    PROBLEMS["key_host_mismatch"].message(
+                        label=label,
+                        key_source=key_source,
+                        prefix=keyed[0],
+                        expected=keyed[1],
+                        url_source=url_source,
+                        url=url,
+                        other=other,
+                    )
                 )
     elif keyed is not None:
         url, url_source = keyed[1], f"key prefix '{keyed[0]}'"

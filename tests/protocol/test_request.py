@@ -629,7 +629,13 @@ def test_local_shell_call_replays_with_command_array() -> None:
     assert orjson.loads(function["arguments"]) == {"command": ["ls", "-a"], "workdir": "/w", "timeout_ms": 100}
     assert result.body["messages"][2]["content"] == ".\n..\n"
     item = result.tool_map.to_item(item_id="x", call_id="l2", name="local_shell", arguments=function["arguments"])
-    assert item["action"] == {"type": "exec", "command": ["ls", "-a"], "working_directory": "/w", "timeout_ms": 100}
+    assert item["action"] == {
+        "type": "exec",
+        "command": ["ls", "-a"],
+        "working_directory": "/w",
+        "timeout_ms": 100,
+        "env": {},
+    }
 
 
 @pytest.mark.parametrize(
