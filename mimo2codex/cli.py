@@ -160,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     flags = {name: value for name, value in vars(args).items() if name in option_fields}
     command: str | None = args.command
     try:
-        settings = load_settings(flags=flags, require_key=command is None)
+        settings = load_settings(flags=flags, serving=command is None)
         if command == "print-config":
             text = render_snippets(settings, catalog_file=args.catalog_json).print_config(env_key=args.env_key)
         elif command == "print-cc-switch":

@@ -166,7 +166,7 @@ OPTIONS: tuple[Option, ...] = (
         PROVIDERS_FILE_ENV,
         "--providers-file",
         parse_path,
-        "generic providers file (default: <data dir>/providers.json when it exists)",
+        "generic providers file (must exist); unset, <data dir>/providers.json is read if present",
         metavar="FILE",
     ),
     Option(
@@ -374,12 +374,12 @@ def load_settings(
     flags: Mapping[str, Any] | None = None,
     *,
     registry: Mapping[str, ProviderSource] = REGISTRY,
-    require_key: bool = True,
+    serving: bool = True,
 ) -> Settings:
     """Settings from ``env`` (default: the process environment) and already-parsed CLI ``flags``.
 
-    ``require_key=False`` is for commands that only print configuration (``print-config``): they
-    must work before the user has a key. Raises :class:`ConfigError` naming the variable, flag,
+    ``serving=False`` is for commands that only print configuration (``print-config``): they must
+    work before the user has a key, and they listen on nothing (no bind check). Raises :class:`ConfigError` naming the variable, flag,
     file, provider and field at fault.
     """
     env = os.environ if env is None else env
@@ -430,7 +430,7 @@ def load_settings(
         if provider.id == default.id:
             default = resolved
 
-    if require_key and not default.api_key:
+    if serving and not default.api_key:
         raise _missing_key(default, providers)
 
     values["providers"] = tuple(providers)
@@ -438,7 +438,8 @@ def load_settings(
     values["providers_file"] = providers_file
     values["warnings"] = tuple(dict.fromkeys(warnings))
     settings = Settings(**values)
-    check_bind(settings.host, settings.auth_tokens, settings.insecure_no_auth)
+    if serving:
+        check_bind(settings.host, settings.auth_tokens, settings.insecure_no_auth)
     settings.router()  # fail at startup, not on the first request
     return settings
 

@@ -12,7 +12,7 @@ an upstream API key: Codex authenticates to mimo2codex with a local placeholder 
 token), and the upstream key stays in mimo2codex's environment.
 
 >>> from mimo2codex.settings import load_settings
->>> snippets = render_snippets(load_settings({}, require_key=False), "ds")
+>>> snippets = render_snippets(load_settings({}, serving=False), "ds")
 >>> snippets.provider_key
 'mimo2codex'
 """
@@ -78,24 +78,28 @@ class Snippets:
     cc_switch_config_toml: str
     #: the model catalog source Codex is given: a URL, or the catalog file path
     catalog: str
+    #: Codex must send one of mimo2codex's inbound tokens (MIMO2CODEX_AUTH_TOKENS)
+    needs_token: bool = False
 
     def print_config(self, *, env_key: bool = False) -> str:
         """``mimo2codex print-config [--env-key]``: the files with step-by-step comments."""
         if env_key:
+            value = "<token>" if self.needs_token else "anything"
+            which = "one of mimo2codex's MIMO2CODEX_AUTH_TOKENS" if self.needs_token else "any value works"
             return (
                 "# ~/.codex/config.toml (Windows: %USERPROFILE%\\.codex\\config.toml), env-var variant:\n"
                 "# Codex CLI only; the desktop app does not see shell variables.\n"
                 f"{self.config_toml_env_key}\n"
-                f"# Then, in the shell you start `codex` from (any value works{self._token_note()}):\n"
-                f"#   export {CLIENT_KEY_ENV}=anything          # macOS / Linux / Git Bash\n"
-                f'#   $env:{CLIENT_KEY_ENV}="anything"          # Windows PowerShell\n'
-                f"#   set {CLIENT_KEY_ENV}=anything             # Windows cmd\n"
+                f"# Then, in the shell you start `codex` from ({which}):\n"
+                f"#   export {CLIENT_KEY_ENV}={value}          # macOS / Linux / Git Bash\n"
+                f'#   $env:{CLIENT_KEY_ENV}="{value}"          # Windows PowerShell\n'
+                f"#   set {CLIENT_KEY_ENV}={value}             # Windows cmd\n"
             )
         return (
             "# Step 1: write ~/.codex/auth.json (Windows: %USERPROFILE%\\.codex\\auth.json).\n"
-            f"# Codex sends this value to mimo2codex{self._token_note()}; your {self.provider_name} key never leaves\n"
-            "# mimo2codex. This replaces a ChatGPT / OpenAI login in auth.json: to keep that login, use\n"
-            "# `mimo2codex print-config --env-key` or `mimo2codex print-cc-switch` instead.\n"
+            f"# Codex sends this placeholder to mimo2codex{self._token_note()}; the {self.provider_name} key stays\n"
+            "# with mimo2codex. It replaces a ChatGPT / OpenAI login saved in auth.json: to keep that login,\n"
+            "# use `mimo2codex print-config --env-key` or `mimo2codex print-cc-switch` instead.\n"
             f"{self.auth_json}\n"
             "# Step 2: add to ~/.codex/config.toml (Windows: %USERPROFILE%\\.codex\\config.toml).\n"
             f"{self.config_toml}\n"
@@ -115,7 +119,7 @@ class Snippets:
         )
 
     def _token_note(self) -> str:
-        return "" if LOCAL_CLIENT_KEY in self.auth_json else ", which requires one of its MIMO2CODEX_AUTH_TOKENS"
+        return ", which requires one of its MIMO2CODEX_AUTH_TOKENS" if self.needs_token else ""
 
 
 def _client_base_url(settings: Settings) -> str:
@@ -205,10 +209,14 @@ def render_snippets(settings: Settings, provider: str | None = None, *, catalog_
         return lines
 
     openai_auth = table(["requires_openai_auth = true"])
+    if settings.auth_tokens:
+        instructions = f"export {CLIENT_KEY_ENV}=<one of mimo2codex's MIMO2CODEX_AUTH_TOKENS>"
+    else:
+        instructions = f"export {CLIENT_KEY_ENV}=anything (mimo2codex keeps the real key)"
     env_auth = table(
         [
             f"env_key = {toml_string(CLIENT_KEY_ENV)}",
-            f"env_key_instructions = {toml_string(f'export {CLIENT_KEY_ENV}=anything (mimo2codex keeps the real key)')}",
+            f"env_key_instructions = {toml_string(instructions)}",
         ]
     )
 
@@ -227,6 +235,7 @@ def render_snippets(settings: Settings, provider: str | None = None, *, catalog_
         config_toml_env_key=document(top, env_auth),
         cc_switch_config_toml=document(cc_top, openai_auth),
         catalog=str(catalog_path) if catalog_file else base_url.removesuffix("/v1") + CATALOG_PATH,
+        needs_token=bool(settings.auth_tokens),
     )
 
 

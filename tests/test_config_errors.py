@@ -115,7 +115,7 @@ def test_duplicate_shortcuts_between_generics(tmp_path: Path) -> None:
 
 def test_bad_wire_api(tmp_path: Path) -> None:
     assert error_for(tmp_path, provider(wireApi="grpc")) == (
-        '<file>: provider \'qwen\', field wireApi: must be one of "chat" or "responses", got "grpc"'
+        '<file>: provider \'qwen\', field wireApi: must be one of "chat", "responses", got "grpc"'
     )
 
 
@@ -146,8 +146,8 @@ def test_missing_providers_file_from_the_flag() -> None:
         ({"models": [{"displayName": "A"}]}, "field models[0].id: is required"),
         ({"models": [{"id": "a"}, {"id": "b", "aliases": ["a"]}]}, 'field models[1].aliases: model id "a" is already declared by models[0].id'),
         ({"models": [{"id": "a", "aliases": [""]}]}, "field models[0].aliases[0]: must be a non-empty string, got the string \"\""),
-        ({"features": {"maxTokensField": "max_new_tokens"}}, 'field features.maxTokensField: must be one of "max_tokens" or "max_completion_tokens", got "max_new_tokens"'),
-        ({"features": {"reasoningReplay": "always"}}, 'field features.reasoningReplay: must be one of "strip" or "keep" or "required", got "always"'),
+        ({"features": {"maxTokensField": "max_new_tokens"}}, 'field features.maxTokensField: must be one of "max_tokens", "max_completion_tokens", got "max_new_tokens"'),
+        ({"features": {"reasoningReplay": "always"}}, 'field features.reasoningReplay: must be one of "strip", "keep", "required", got "always"'),
         ({"features": {"webSearch": 1}}, "field features.webSearch: must be true or false, got the number 1"),
         ({"features": []}, "field features: must be an object, got an array"),
     ],
@@ -160,7 +160,7 @@ def test_generic_env_errors() -> None:
     base = {"GENERIC_BASE_URL": "http://127.0.0.1:9/v1", "GENERIC_DEFAULT_MODEL": "m", "GENERIC_API_KEY": "k"}
     cases = {
         "GENERIC_BASE_URL": ("ftp://x", 'GENERIC_BASE_URL: provider \'generic\', field baseUrl: must start with http:// or https://, got "ftp://x"'),
-        "GENERIC_WIRE_API": ("grpc", 'GENERIC_WIRE_API: provider \'generic\', field wireApi: must be one of "chat" or "responses", got "grpc"'),
+        "GENERIC_WIRE_API": ("grpc", 'GENERIC_WIRE_API: provider \'generic\', field wireApi: must be one of "chat", "responses", got "grpc"'),
         "GENERIC_DEFAULT_MODEL": ("", "GENERIC_DEFAULT_MODEL: provider 'generic', field defaultModel: is required"),
         "GENERIC_SHORTCUT": ("a b", "GENERIC_SHORTCUT: provider 'generic', field shortcut: \"a b\" may only contain letters, digits, \"-\" and \"_\", and must start with a letter or digit"),
     }  # fmt: skip
@@ -224,6 +224,6 @@ def test_generic_default_without_key_says_where_its_key_comes_from(tmp_path: Pat
 
 
 def test_public_bind_without_tokens() -> None:
-    with pytest.raises(ConfigError, match="refusing to listen on 0.0.0.0 without inbound tokens"):
+    with pytest.raises(ConfigError, match=r"refusing to listen on 0\.0\.0\.0 without inbound tokens"):
         load_settings({"MIMO_API_KEY": "k", "MIMO2CODEX_HOST": "0.0.0.0"})
     assert load_settings({"MIMO_API_KEY": "k", "MIMO2CODEX_HOST": "0.0.0.0", "MIMO2CODEX_AUTH_TOKENS": "t1,t2"})

@@ -102,10 +102,14 @@ def test_every_field_of_the_file_format(tmp_path: Path) -> None:
         max_output_tokens=65536,
         supports_web_search=True,
     )
-    assert qwen.models[1].supports_images and qwen.models[1].supports_reasoning
-    assert qwen.models[2].legacy and qwen.models[2].reasoning_replay is ReasoningReplay.STRIP
+    assert qwen.models[1].supports_images
+    assert qwen.models[1].supports_reasoning
+    assert qwen.models[2].legacy
+    assert qwen.models[2].reasoning_replay is ReasoningReplay.STRIP
     quirks = qwen.quirks
-    assert quirks.force_parallel_tool_calls and quirks.think_tags and quirks.supports_reasoning_effort
+    assert quirks.force_parallel_tool_calls
+    assert quirks.think_tags
+    assert quirks.supports_reasoning_effort
     assert quirks.drop_fields == {"stop", "stream_options"}
     assert quirks.max_tokens_field == "max_completion_tokens"
     assert quirks.reasoning_replay is ReasoningReplay.REQUIRED
@@ -122,9 +126,11 @@ def test_defaults_of_a_minimal_entry(tmp_path: Path) -> None:
         WireApi.CHAT,
         (),
     )
-    assert ollama.quirks.drop_fields == frozenset() and ollama.quirks.web_search_tool is None
+    assert ollama.quirks.drop_fields == frozenset()
+    assert ollama.quirks.web_search_tool is None
     relay = by_id(load(tmp_path), "relay")
-    assert relay.wire_api is WireApi.RESPONSES and relay.force_default_model
+    assert relay.wire_api is WireApi.RESPONSES
+    assert relay.force_default_model
 
 
 def test_profiles_follow_the_model_flags(tmp_path: Path) -> None:
@@ -133,11 +139,13 @@ def test_profiles_follow_the_model_flags(tmp_path: Path) -> None:
     assert coder.model == "qwen3-coder-plus"
     assert not coder.supports_images  # images become a placeholder for this model
     assert coder.web_search_tool == {"type": "web_search"}
-    assert coder.think_tags and coder.force_parallel_tool_calls
+    assert coder.think_tags
+    assert coder.force_parallel_tool_calls
     assert coder.extra_body == {"enable_thinking": False}
     assert coder.max_tokens_field == "max_completion_tokens"
     vision = qwen.profile("qwen3-vl-plus")
-    assert vision.supports_images and vision.web_search_tool is None  # that model has no web search
+    assert vision.supports_images
+    assert vision.web_search_tool is None
     assert qwen.profile("qwq-old").reasoning_replay is ReasoningReplay.STRIP
     # An open catalog knows nothing about a model: images pass, the upstream decides.
     assert by_id(load(tmp_path), "ollama").profile("llava").supports_images
@@ -203,7 +211,8 @@ def test_generic_env_provider() -> None:
         "llama3",
         WireApi.RESPONSES,
     )
-    assert generic.api_key.reveal() == "gk" and generic.models == ()
+    assert generic.api_key.reveal() == "gk"
+    assert generic.models == ()
     assert generic.source == "GENERIC_* environment variables"
 
 

@@ -71,7 +71,8 @@ def test_flags_beat_the_environment_for_the_default_provider_only() -> None:
     assert (provider.api_key.reveal(), provider.key_source) == ("tp-flag", "--api-key")
     assert (provider.base_url, provider.base_url_source) == ("https://flag.example/v1", "--base-url")
     deepseek = next(p for p in result.providers if p.id == "deepseek")
-    assert deepseek.api_key.reveal() == "sk-ds" and deepseek.base_url == "https://api.deepseek.com/v1"
+    assert deepseek.api_key.reveal() == "sk-ds"
+    assert deepseek.base_url == "https://api.deepseek.com/v1"
     # --api-key alone: the host follows the flag's key prefix
     assert load_settings({"MIMO_API_KEY": "sk-env"}, {"api_key": Secret("tp-flag")}).default.base_url == TP
 
@@ -98,12 +99,15 @@ def test_thinking_profile() -> None:
     assert pro.max_tokens_field == "max_completion_tokens"
     assert pro.force_parallel_tool_calls
     assert "temperature" in pro.drop_fields
-    assert not pro.supports_images and pro.web_search_tool is None
+    assert not pro.supports_images
+    assert pro.web_search_tool is None
     flash = provider.profile("mimo-v2-flash")  # thinks only when asked: no field at all
-    assert flash.extra_body == {} and flash.reasoning_replay is ReasoningReplay.KEEP
+    assert flash.extra_body == {}
+    assert flash.reasoning_replay is ReasoningReplay.KEEP
     off = settings(MIMO2CODEX_DISABLE_THINKING="1").default.profile("mimo-v2.5-pro")
     assert off.extra_body == {"thinking": {"type": "disabled"}}
-    assert off.reasoning_replay is ReasoningReplay.KEEP and "temperature" not in off.drop_fields
+    assert off.reasoning_replay is ReasoningReplay.KEEP
+    assert "temperature" not in off.drop_fields
     assert provider.profile("mimo-v2.5").supports_images
 
 
@@ -123,13 +127,17 @@ def test_web_search_is_opt_in_and_never_for_token_plan_keys() -> None:
 def test_web_search_plugin_error_hint() -> None:
     provider = settings().default
     hint = provider.error_hint("HTTP 400: webSearchEnabled is false")
-    assert hint is not None and mimo.PLUGIN_URL in hint and "--web-search" in hint
+    assert hint is not None
+    assert mimo.PLUGIN_URL in hint
+    assert "--web-search" in hint
     assert provider.error_hint("some other 400") is None
 
 
 def test_resolve_endpoint_without_any_key() -> None:
     resolved = resolve_endpoint(mimo.ENDPOINT, {}, label="MiMo")
-    assert resolved.api_key is None and resolved.base_url == PAYG and resolved.key_source == ""
+    assert resolved.api_key is None
+    assert resolved.base_url == PAYG
+    assert resolved.key_source == ""
 
 
 # -- live: fake hosts that answer like MiMo's two hosts --------------------------------------------
@@ -158,7 +166,8 @@ def test_key_prefix_picks_the_host_that_accepts_the_key(
         assert response.json()["output"][-1]["content"][0]["text"] == text_
         assert len(host.chat_requests) == 1
         body = host.bodies[0]
-        assert body["thinking"] == {"type": "enabled"} and "max_tokens" not in body
+        assert body["thinking"] == {"type": "enabled"}
+        assert "max_tokens" not in body
     assert token_plan.violations == payg.violations == []
 
 
@@ -170,15 +179,19 @@ def test_mismatched_host_warns_at_startup_and_the_401_names_the_key(
     registry = registry_with_hosts(token_plan.url, payg.url)
     env = {"MIMO_API_KEY": "tp-fake-key", "MIMO_BASE_URL": payg.url, "MIMO2CODEX_MAX_RETRIES": "0"}
     result = load_settings(env, registry=registry)
-    assert len(result.warnings) == 1 and "the vendor will answer 401" in result.warnings[0]
+    assert len(result.warnings) == 1
+    assert "the vendor will answer 401" in result.warnings[0]
     live = start_gateway(result)
     response = ask(live.url, "mimo-v2.5-pro")
     assert response.status_code == 400  # fatal in Codex, not retried
     assert "refused the API key" in response.json()["error"]["message"]
-    assert [x.status for x in payg.chat_requests] == [401] and token_plan.requests == []
+    assert [x.status for x in payg.chat_requests] == [401]
+    assert token_plan.requests == []
 
 
-def test_thinking_turns_replay_reasoning_and_backfill(start_upstream: StartUpstream, start_gateway: StartGateway) -> None:
+def test_thinking_turns_replay_reasoning_and_backfill(
+    start_upstream: StartUpstream, start_gateway: StartGateway
+) -> None:
     upstream = start_upstream([Reply.text("done"), Reply.text("done")], rules=VendorRules.mimo())
     live = start_gateway(settings(MIMO_BASE_URL=upstream.url, MIMO_API_KEY=upstream.api_key))
     for reasoning in ("I will list the files.", None):
@@ -191,7 +204,9 @@ def test_thinking_turns_replay_reasoning_and_backfill(start_upstream: StartUpstr
     assert upstream.violations == []
 
 
-def test_vision_rules(start_upstream: StartUpstream, start_gateway: StartGateway, caplog: pytest.LogCaptureFixture) -> None:
+def test_vision_rules(
+    start_upstream: StartUpstream, start_gateway: StartGateway, caplog: pytest.LogCaptureFixture
+) -> None:
     text_only = start_upstream([Reply.text("no eyes")], rules=VendorRules.mimo())
     vision = start_upstream([Reply.text("a pixel")], rules=VendorRules.mimo_vision())
     for upstream, model in ((text_only, "mimo-v2.5-pro"), (vision, "mimo-v2.5")):
@@ -207,7 +222,9 @@ def test_vision_rules(start_upstream: StartUpstream, start_gateway: StartGateway
     assert {part["type"] for part in content} == {"text", "image_url"}
 
 
-def test_web_search_plugin_off_fails_once_with_a_400(start_upstream: StartUpstream, start_gateway: StartGateway) -> None:
+def test_web_search_plugin_off_fails_once_with_a_400(
+    start_upstream: StartUpstream, start_gateway: StartGateway
+) -> None:
     upstream = start_upstream([], rules=VendorRules.mimo(web_search_enabled=False))
     env = {"MIMO_BASE_URL": upstream.url, "MIMO_API_KEY": upstream.api_key, "MIMO2CODEX_WEB_SEARCH": "1"}
     live = start_gateway(settings(**env, MIMO2CODEX_MAX_RETRIES="2"))

@@ -111,7 +111,8 @@ def test_no_model_uses_the_default_model_silently() -> None:
 def test_keyless_providers_are_not_routable_but_known() -> None:
     keyless = provider("deepseek", "deepseek-v4-pro", key=False, builtin=True)
     router = Router.build((MIMO, keyless), MIMO)
-    assert [p.id for p in router.providers] == ["mimo"] and [p.id for p in router.keyless] == ["deepseek"]
+    assert [p.id for p in router.providers] == ["mimo"]
+    assert [p.id for p in router.keyless] == ["deepseek"]
 
 
 # -- live: three fakes behind one gateway --------------------------------------------------------
@@ -171,3 +172,41 @@ def test_traffic_reaches_the_right_upstream(
     rewrites = [r.getMessage() for r in caplog.records if "gpt-5.5" in r.getMessage() or "kimi-k2" in r.getMessage()]
     assert len(rewrites) == 2  # once per (from, to) pair, never silent
     assert all(r.levelno == logging.WARNING for r in caplog.records if r.getMessage() in rewrites)
+
+
+def test_open_catalog_default_and_generic_claims_live(
+    tmp_path: Path, start_upstream: StartUpstream, start_gateway: StartGateway
+) -> None:
+    answer = lambda name: lambda body, n: Reply.text(f"{name}:{body['model']}")  # noqa: E731
+    ds = start_upstream(answer("ds"), rules=VendorRules.deepseek_v4())
+    proxy = start_upstream(answer("proxy"))  # an in-house proxy serving a built-in's model id
+    local = start_upstream(answer("local"))  # an open catalog (Ollama-like), the default
+    providers = [
+        {"id": "proxy", "baseUrl": proxy.url, "envKey": "PROXY_KEY", "defaultModel": "mimo-v2.5-pro",
+         "models": [{"id": "mimo-v2.5-pro"}]},
+        {"id": "local", "baseUrl": local.url, "envKey": "LOCAL_KEY", "defaultModel": "llama3"},
+    ]  # fmt: skip
+    (tmp_path / "providers.json").write_text(json.dumps({"providers": providers}))
+    env = {
+        "MIMO2CODEX_DATA_DIR": str(tmp_path),
+        "MIMO_API_KEY": "sk-unused",  # MiMo has a key, but the proxy claims its model id first
+        "DS_API_KEY": ds.api_key,
+        "DEEPSEEK_BASE_URL": ds.url,
+        "PROXY_KEY": proxy.api_key,
+        "LOCAL_KEY": local.api_key,
+        "MIMO2CODEX_DEFAULT_PROVIDER": "local",
+        "MIMO2CODEX_MAX_RETRIES": "0",
+    }
+    live = start_gateway(load_settings(env))
+    for model, expected in [
+        ("qwen2.5-coder:7b", "local:qwen2.5-coder:7b"),  # forwarded unchanged by the open default
+        ("gpt-5.5", "local:gpt-5.5"),
+        ("mimo-v2.5-pro", "proxy:mimo-v2.5-pro"),  # generics before built-ins
+        ("deepseek-v4-pro", "ds:deepseek-v4-pro"),
+    ]:
+        response = ask(live.url, model)
+        assert response.status_code == 200, response.text
+        assert response.json()["output"][-1]["content"][0]["text"] == expected
+        assert "x-mimo2codex-model-rewrite" not in response.headers
+    assert (len(local.chat_requests), len(proxy.chat_requests), len(ds.chat_requests)) == (2, 1, 1)
+    assert local.violations == proxy.violations == ds.violations == []

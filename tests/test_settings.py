@@ -17,8 +17,12 @@ def test_defaults() -> None:
     settings = load_settings({"MIMO_API_KEY": "k"})
     assert (settings.host, settings.port, settings.default_provider) == ("127.0.0.1", 8788, "mimo")
     assert settings.data_dir == Path("~/.mimo2codex").expanduser()
-    assert settings.expose_reasoning and settings.thinking and settings.admin
-    assert not (settings.verbose or settings.web_search or settings.insecure_no_auth)
+    assert settings.expose_reasoning
+    assert settings.thinking
+    assert settings.admin
+    assert not (settings.verbose)
+    assert not (settings.web_search)
+    assert not (settings.insecure_no_auth)
     assert settings.listen_url == "http://127.0.0.1:8788"
 
 
@@ -51,8 +55,9 @@ def test_the_only_keyed_provider_becomes_the_default_when_none_was_chosen() -> N
 
 
 def test_print_commands_load_without_any_key() -> None:
-    settings = load_settings({}, require_key=False)
-    assert settings.default_provider == "mimo" and settings.keyed_providers == ()
+    settings = load_settings({}, serving=False)
+    assert settings.default_provider == "mimo"
+    assert settings.keyed_providers == ()
 
 
 @pytest.mark.parametrize(
@@ -100,10 +105,12 @@ def test_every_option_is_a_setting_or_a_loader_input() -> None:
     names = set(Settings.__dataclass_fields__)
     for option in OPTIONS:
         assert option.field in names | {"api_key", "base_url", "providers_file"}, option
-        assert option.flag.startswith("--") and option.help
+        assert option.flag.startswith("--")
+        assert option.help
     flags = [o.flag for o in OPTIONS] + [o.flag_off for o in OPTIONS if o.flag_off]
     envs = [o.env for o in OPTIONS if o.env]
-    assert len(flags) == len(set(flags)) and len(envs) == len(set(envs))
+    assert len(flags) == len(set(flags))
+    assert len(envs) == len(set(envs))
 
 
 def test_settings_table_lists_every_option() -> None:

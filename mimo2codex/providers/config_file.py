@@ -138,7 +138,7 @@ class _Entry:
         self.raw = raw
         self.warnings = warnings
 
-    def _typed(self, obj: Mapping[str, Any], key: str, field: str, kind: type | tuple[type, ...], expected: str) -> Any:
+    def typed(self, obj: Mapping[str, Any], key: str, field: str, kind: type | tuple[type, ...], expected: str) -> Any:
         value = obj.get(key)
         if value is None:
             return None
@@ -149,7 +149,7 @@ class _Entry:
         return value
 
     def text(self, obj: Mapping[str, Any], key: str, field: str, *, required: bool = False) -> str | None:
-        value = self._typed(obj, key, field, str, "a string")
+        value = self.typed(obj, key, field, str, "a string")
         if value is not None:
             value = value.strip()
         if not value:
@@ -159,10 +159,10 @@ class _Entry:
         return str(value)
 
     def flag(self, obj: Mapping[str, Any], key: str, field: str) -> bool:
-        return bool(self._typed(obj, key, field, bool, "true or false"))
+        return bool(self.typed(obj, key, field, bool, "true or false"))
 
     def count(self, obj: Mapping[str, Any], key: str, field: str) -> int | None:
-        value = self._typed(obj, key, field, int, "a positive integer")
+        value = self.typed(obj, key, field, int, "a positive integer")
         if value is None:
             return None
         if value < 1:
@@ -170,7 +170,7 @@ class _Entry:
         return int(value)
 
     def strings(self, obj: Mapping[str, Any], key: str, field: str) -> tuple[str, ...]:
-        value = self._typed(obj, key, field, list, "an array of strings")
+        value = self.typed(obj, key, field, list, "an array of strings")
         if value is None:
             return ()
         for index, item in enumerate(value):
@@ -187,7 +187,7 @@ class _Entry:
 
 
 def _models(entry: _Entry) -> tuple[ModelInfo, ...]:
-    raw = entry._typed(entry.raw, "models", "models", list, "an array of model objects")
+    raw = entry.typed(entry.raw, "models", "models", list, "an array of model objects")
     if not raw:
         return ()
     models: list[ModelInfo] = []
@@ -225,7 +225,7 @@ def _models(entry: _Entry) -> tuple[ModelInfo, ...]:
 
 
 def _features(entry: _Entry) -> Features:
-    raw = entry._typed(entry.raw, "features", "features", dict, "an object")
+    raw = entry.typed(entry.raw, "features", "features", dict, "an object")
     features = Features()
     if not raw:
         return features
@@ -244,7 +244,7 @@ def _features(entry: _Entry) -> Features:
     replay = entry.text(raw, "reasoningReplay", at + "reasoningReplay")
     if replay:
         features.reasoning_replay = ReasoningReplay(entry.where.choice(at + "reasoningReplay", replay, REPLAYS))
-    extra = entry._typed(raw, "extraBody", at + "extraBody", dict, "an object")
+    extra = entry.typed(raw, "extraBody", at + "extraBody", dict, "an object")
     features.extra_body = dict(extra or {})
     known = {"forceParallelToolCalls", "webSearch", "extractThinkTags", "supportsReasoningEffort", "dropFields"}
     known |= {"maxTokensField", "reasoningReplay", "extraBody"} | set(_DROP_SWITCHES) | _ALWAYS_ON

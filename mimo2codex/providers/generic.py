@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mimo2codex.config_problems import PROBLEMS
+from mimo2codex.errors import ConfigError
 from mimo2codex.protocol.profile import ReasoningReplay
 from mimo2codex.providers.base import ModelInfo, Provider, ProviderContext, Quirks, WireApi
 from mimo2codex.providers.endpoint import Endpoint, resolve_endpoint
@@ -40,7 +41,7 @@ class Where:
     file: str
     provider: str
 
-    def error(self, code: str, field: str, **values: Any) -> Exception:
+    def error(self, code: str, field: str, **values: Any) -> ConfigError:
         return PROBLEMS[code].error(file=self.file, provider=self.provider, field=field, **values)
 
     def warning(self, code: str, field: str, **values: Any) -> str:
@@ -65,7 +66,7 @@ class Where:
     def choice(self, field: str, value: str, choices: tuple[str, ...]) -> str:
         normalized = value.strip().lower()
         if normalized not in choices:
-            raise self.error("field_choice", field, choices=" or ".join(f'"{c}"' for c in choices), value=quoted(value))
+            raise self.error("field_choice", field, choices=", ".join(f'"{c}"' for c in choices), value=quoted(value))
         return normalized
 
 
@@ -159,7 +160,7 @@ def from_env(ctx: ProviderContext) -> list[Provider]:
         build(
             ctx,
             id=GENERIC_ID,
-            display_name=env.get("GENERIC_DISPLAY_NAME", "").strip() or "Generic (OpenAI-compatible)",
+            display_name=env.get("GENERIC_DISPLAY_NAME", "").strip() or "Generic OpenAI-compatible",
             endpoint=Endpoint(key_envs=("GENERIC_API_KEY",), base_url_env=None, default_base_url=base_url),
             default_model=default_model,
             wire_api=WireApi(wire),
