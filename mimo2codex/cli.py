@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mimo2codex import __version__
+from mimo2codex import __version__, redaction
 from mimo2codex.banner import render_banner, use_color
 from mimo2codex.catalog import CATALOG_FILE, catalog_providers, codex_catalog, write_catalog
 from mimo2codex.errors import ConfigError
@@ -114,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _secret_values(settings: Settings) -> list[str]:
+    keys = [p.api_key.reveal() for p in settings.providers if p.api_key]
+    return keys + [token.reveal() for token in settings.auth_tokens]
+
+
 def configure_logging(verbose: bool) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
@@ -179,6 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.write(text)
         return 0
     configure_logging(settings.verbose)
+    redaction.install(_secret_values(settings))
     sys.stdout.write(render_banner(settings, color=use_color(sys.stdout)))
     sys.stdout.flush()
     serve(settings)

@@ -65,16 +65,12 @@ class Gateway:
             log.log(_NOTE_LEVELS[note.level], "[%s] %s", request_id, note.message)
 
     def report_route(self, route: Route) -> None:
+        """Log a model rewrite once per (from, to) pair, with its reason: never a silent swap."""
         if route.rewritten:
             key = ("model_rewrite", f"{route.requested}\0{route.provider.id}/{route.upstream_model}")
             if key not in self._warned:
                 self._warned.add(key)
-                log.warning(
-                    "model %r is not served by any configured provider with a key; using %s/%s instead",
-                    route.requested,
-                    route.provider.id,
-                    route.upstream_model,
-                )
+                log.warning("model %r rewritten: %s", route.requested, route.reason)
 
     def emit(self, record: RequestRecord) -> None:
         record.duration_ms = (time.time() - record.started_at) * 1000

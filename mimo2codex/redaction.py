@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
+from typing import Any
 
 MASK = "[REDACTED]"
 
@@ -38,31 +39,47 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     return _VENDOR_KEY.sub(MASK, text)
 
 
+def _scrub(record: logging.LogRecord, secrets: tuple[str, ...]) -> None:
+    message = record.getMessage()
+    cleaned = redact(message, secrets)
+    if cleaned != message or record.args:
+        record.msg, record.args = cleaned, None
+    if record.exc_info and not record.exc_text:
+        record.exc_text = logging.Formatter().formatException(record.exc_info)
+    if record.exc_text:
+        record.exc_text = redact(record.exc_text, secrets)
+
+
 class RedactingFilter(logging.Filter):
-    """A handler filter that redacts every record's final message (args included)."""
+    """A handler filter that redacts every record's final message, arguments and traceback."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
         self.secrets = tuple(s for s in secrets if s)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        cleaned = redact(message, self.secrets)
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = redact(record.exc_text, self.secrets)
-        if cleaned != message or record.args:
-            record.msg, record.args = cleaned, None
+        _scrub(record, self.secrets)
         return True
 
 
-def install(secrets: Iterable[str] = (), logger: logging.Logger | None = None) -> RedactingFilter:
-    """Attach one :class:`RedactingFilter` to every handler of ``logger`` (default: the root logger)."""
-    target = logger or logging.getLogger()
-    redacting = RedactingFilter(secrets)
-    for handler in target.handlers:
-        for existing in [f for f in handler.filters if isinstance(f, RedactingFilter)]:
-            handler.removeFilter(existing)
-        handler.addFilter(redacting)
-    return redacting
+_BASE_FACTORY = "_mimo2codex_base_factory"
+
+
+def install(secrets: Iterable[str] = ()) -> None:
+    """Redact every log record this process creates, whatever logger or handler it goes through.
+
+    A record factory rather than handler filters: uvicorn and aiohttp configure handlers of their
+    own, and a traceback logged by any of them must not carry a key either. Calling it again
+    replaces the secrets list instead of stacking factories.
+    """
+    current = logging.getLogRecordFactory()
+    base = getattr(current, _BASE_FACTORY, current)
+    known = tuple(s for s in secrets if s)
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = base(*args, **kwargs)
+        _scrub(record, known)
+        return record
+
+    setattr(factory, _BASE_FACTORY, base)
+    logging.setLogRecordFactory(factory)

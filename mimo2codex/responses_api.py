@@ -31,6 +31,7 @@ from mimo2codex.protocol.response import chat_to_response, synthetic_events, syn
 from mimo2codex.protocol.sse import KEEPALIVE, SSEDecoder, SSEEvent, encode_event
 from mimo2codex.protocol.stream import StreamTranslator
 from mimo2codex.providers.base import WireApi
+from mimo2codex.redaction import redact
 from mimo2codex.request_log import RequestRecord
 from mimo2codex.routing import Route
 from mimo2codex.streaming import EventStreamResponse
@@ -63,7 +64,20 @@ async def upstream_failure(response: UpstreamResponse, route: Route) -> GatewayE
     failure = classify_upstream_failure(
         response.status, raw, retry_after=response.headers.get("retry-after"), now=time.time()
     )
-    return to_error(failure, route.provider.id)
+    return _explained(to_error(failure, route.provider.id), route)
+
+
+def _explained(error: GatewayError, route: Route) -> GatewayError:
+    """An upstream error made safe and useful: the provider's key scrubbed, its fix-it hint added."""
+    # Vendors echo a rejected key in their error text; shapes the generic redaction does not know
+    # (a plain token) are caught by redacting the provider's own key verbatim.
+    if route.provider.api_key:
+        error.message = redact(error.message, (route.provider.api_key.reveal(),))
+    hint = route.provider.error_hint(error.message)
+    if hint:
+        # The vendor's raw text ("webSearchEnabled is false") says what, not how to fix it.
+        error.message = f"{error.message} {hint}"
+    return error
 
 
 def garbage_error(route: Route, detail: str) -> UpstreamUnavailable:
@@ -152,7 +166,7 @@ async def _complete(
             failure = classify_upstream_failure(
                 0, chat, retry_after=upstream.headers.get("retry-after"), now=time.time()
             )
-            raise to_error(failure, route.provider.id)
+            raise _explained(to_error(failure, route.provider.id), route)
         response = chat_to_response(chat, ctx)
     except GatewayError as exc:
         record.status, record.outcome = exc.status_code, "error"
@@ -224,6 +238,7 @@ async def _stream(
                 raise await upstream_failure(upstream, route)
             decoder = SSEDecoder()
             saw_done = False
+            secret = route.provider.api_key.reveal() if route.provider.api_key else ""
 
             def translate(events: list[SSEEvent]) -> list[dict[str, Any]]:
                 nonlocal saw_done
@@ -233,6 +248,8 @@ async def _stream(
                     if data == "[DONE]":
                         saw_done = True
                         break
+                    if secret and '"error"' in data:
+                        data = redact(data, (secret,))  # an error event may echo the key
                     try:
                         chunk = orjson.loads(data)
                     except orjson.JSONDecodeError:

@@ -16,11 +16,13 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from mimo2codex import __version__
+from mimo2codex.auth import BearerAuthMiddleware
 from mimo2codex.catalog import CATALOG_PATH, codex_models
 from mimo2codex.chat_api import chat_completions
 from mimo2codex.errors import GatewayError, MethodNotAllowed, NotFound, UpstreamError
@@ -163,8 +165,12 @@ def create_app(
         ]
     routes += [Route("/healthz", healthz, methods=["GET"]), Route("/", status, methods=["GET"])]
     routes.append(Route(CATALOG_PATH, codex_models, methods=["GET"]))  # model_catalog_url (catalog.py)
+    # Tokens, when configured, guard every route but /healthz, on loopback too: a user who set
+    # them expects them to be required.
+    middleware = [Middleware(BearerAuthMiddleware, tokens=settings.auth_tokens)] if settings.auth_tokens else []
     return Starlette(
         routes=routes,
+        middleware=middleware,
         lifespan=lifespan,
         exception_handlers={
             GatewayError: _handle_gateway_error,

@@ -16,6 +16,13 @@ StartUpstream = Callable[..., StrictUpstream]
 StartGateway = Callable[..., LiveGateway]
 
 
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The default data dir is ~/.mimo2codex: a developer's own providers.json must not change what
+    # a test's settings mean (a providers file makes GENERIC_* ignored).
+    monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
+
+
 @pytest.fixture
 def _live_stack() -> Iterator[contextlib.ExitStack]:
     # One stack for both factories: servers stop in reverse order (the gateway before its upstream).

@@ -70,10 +70,12 @@ def test_print_commands_load_without_any_key() -> None:
         ("MIMO2CODEX_WEB_SEARCH", "on", "web_search", True),
         ("MIMO2CODEX_VERBOSE", "1", "verbose", True),
         ("MIMO2CODEX_MAX_BODY", "1K", "max_body_bytes", 1024),
-        ("MIMO2CODEX_DATA_DIR", "~/d", "data_dir", Path("~/d").expanduser()),
+        ("MIMO2CODEX_DATA_DIR", "~/d", "data_dir", Path("~/d")),  # expanded at run time (HOME is isolated)
     ],
 )
 def test_env_values(name: str, value: str, field: str, expected: object) -> None:
+    if isinstance(expected, Path):
+        expected = expected.expanduser()
     assert getattr(load_settings({**KEYS, name: value}), field) == expected
 
 
