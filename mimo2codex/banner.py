@@ -6,6 +6,8 @@ Colors only on a terminal (and never with ``NO_COLOR``); keys are always masked.
 from __future__ import annotations
 
 import os
+import urllib.request
+from collections.abc import Mapping
 from typing import TextIO
 
 from mimo2codex import __version__
@@ -48,8 +50,25 @@ def _provider_lines(provider: Provider, default: bool, style: _Style) -> list[st
     return lines
 
 
-def render_banner(settings: Settings, *, color: bool = False) -> str:
-    """The banner text (``color``: ANSI styles for a terminal)."""
+def proxy_summary(settings: Settings, proxies: Mapping[str, str]) -> str | None:
+    """What the upstream client does about proxies, credentials in proxy URLs masked."""
+    if not settings.use_proxy:
+        return "off (--no-proxy): upstreams are reached directly"
+    shown = [
+        f"{scheme}={_without_credentials(proxies[scheme])}" for scheme in ("https", "http", "no") if proxies.get(scheme)
+    ]
+    return ", ".join(shown) or None
+
+
+def _without_credentials(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if sep and "@" in rest.split("/", 1)[0]:
+        return f"{scheme}://…@{rest.split('@', 1)[1]}"
+    return url
+
+
+def render_banner(settings: Settings, *, color: bool = False, proxies: Mapping[str, str] | None = None) -> str:
+    """The banner text (``color``: ANSI styles for a terminal; ``proxies``: default from the environment)."""
     style = _Style(color)
     default = settings.default
     url = settings.listen_url
@@ -74,6 +93,9 @@ def render_banner(settings: Settings, *, color: bool = False) -> str:
         lines.append(f"providers file    {settings.providers_file}")
     lines.append(f"model catalog     {url}{CATALOG_PATH}")
     lines.append(f"admin             {url + '/admin' if settings.admin else 'off (--no-admin)'}")
+    proxy = proxy_summary(settings, urllib.request.getproxies() if proxies is None else proxies)
+    if proxy:
+        lines.append(f"upstream proxy    {proxy}")
     if settings.auth_tokens:
         lines.append(f"inbound auth      {len(settings.auth_tokens)} token(s) required")
     for warning in settings.warnings:

@@ -145,7 +145,8 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         owned = transport is None
         active = transport or AiohttpTransport(
-            Timeouts(settings.connect_timeout, settings.first_byte_timeout, settings.idle_timeout)
+            Timeouts(settings.connect_timeout, settings.first_byte_timeout, settings.idle_timeout),
+            trust_env=settings.use_proxy,
         )
         app.state.gateway = Gateway(settings, settings.router(), active, list(record_hooks))
         app.state.started_at = time.time()

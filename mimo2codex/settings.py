@@ -271,6 +271,23 @@ OPTIONS: tuple[Option, ...] = (
         metavar="N",
     ),
     Option(
+        "use_proxy",
+        "MIMO2CODEX_NO_PROXY",
+        "--no-proxy",
+        parse_bool,
+        "ignore HTTPS_PROXY / HTTP_PROXY / NO_PROXY for upstream requests (they are honoured by default)",
+        switch=False,
+        env_inverted=True,
+    ),
+    Option(
+        "shutdown_grace",
+        "MIMO2CODEX_SHUTDOWN_GRACE",
+        "--shutdown-grace",
+        parse_seconds,
+        "on SIGINT/SIGTERM, seconds in-flight streams may finish before they end in response.failed",
+        metavar="SECONDS",
+    ),
+    Option(
         "max_body_bytes",
         "MIMO2CODEX_MAX_BODY",
         "--max-body",
@@ -302,6 +319,9 @@ class Settings:
     #: how long a streamed request waits for the upstream's status line before it commits to
     #: HTTP 200 + keepalives; within it an upstream 429/4xx is passed on as a real HTTP status
     status_grace: float = 2.0
+    #: honour HTTPS_PROXY / HTTP_PROXY / NO_PROXY for upstream requests
+    use_proxy: bool = True
+    shutdown_grace: float = 10.0
     expose_reasoning: bool = True
     #: thinking mode upstream, for providers with a switch (MiMo)
     thinking: bool = True
