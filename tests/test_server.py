@@ -277,3 +277,43 @@ def test_upstream_key_never_reaches_the_client(harness: Harness) -> None:
     harness.transport.replies.append(FakeReply(status=401, body=b'{"error": {"message": "bad key"}}'))
     response = harness.client.post("/v1/responses", json=simple_request())
     assert "sk-test-secret-123456" not in response.text
+
+
+def responses_harness(**env: str) -> Harness:
+    return Harness(load_settings({**ENV, "GENERIC_WIRE_API": "responses", "GENERIC_DEFAULT_MODEL": "native-1", **env}))
+
+
+def test_native_responses_upstream_gets_the_body_with_only_the_model_rewritten() -> None:
+    h = responses_harness()
+    body = orjson.loads((FIXTURES / "turn2-after-exec_command.request.json").read_bytes())
+    body["stream"] = False
+    upstream_answer = {"id": "resp_up", "object": "response", "status": "completed", "output": [], "usage": None}
+    h.transport.replies.append(FakeReply.json(upstream_answer))
+    with h.client:
+        response = h.client.post("/v1/responses", json=body)
+    assert response.status_code == 200
+    assert response.json() == upstream_answer
+    sent = h.transport.requests[0]
+    assert sent["path"] == "/responses"
+    assert sent["body"] == body  # the open catalog forwards the client's model as is
+    assert h.records[0].outcome == "completed"
+
+
+def test_native_responses_stream_is_relayed_byte_for_byte() -> None:
+    h = responses_harness()
+    pieces = [
+        b'event: response.created\ndata: {"type":"response.created","response":{"id":"r1"}}\n\n',
+        b'data: {"type":"response.output_text.delta","delta":"h\xc3',  # split mid-event and mid-UTF-8
+        b'\xa9"}\n\n',
+        b'data: {"type":"response.completed","response":{"id":"r1","usage":{"input_tokens":3,'
+        b'"output_tokens":1,"total_tokens":4}}}\n\n',
+    ]
+    h.transport.replies.append(FakeReply(chunks=pieces, headers={"content-type": "text/event-stream"}))
+    with h.client:
+        response = h.client.post("/v1/responses", json={"model": "native-1", "stream": True, "input": "hi"})
+    assert response.status_code == 200
+    assert response.content == b"".join(pieces)
+    assert h.transport.requests[0]["body"] == {"model": "native-1", "stream": True, "input": "hi"}
+    record = h.records[0]
+    assert record.outcome == "completed"
+    assert record.usage == {"input_tokens": 3, "output_tokens": 1, "total_tokens": 4}

@@ -25,6 +25,7 @@ import orjson
 
 from mimo2codex.errors import InvalidRequest
 from mimo2codex.protocol.arguments import repair_arguments
+from mimo2codex.protocol.fields import optional_str, required_str
 from mimo2codex.protocol.notes import Note
 from mimo2codex.protocol.profile import ReasoningReplay, UpstreamProfile
 from mimo2codex.protocol.reasoning import item_text, unseal
@@ -341,7 +342,7 @@ class _History:
             function = call.get("function")
             if not isinstance(function, dict):
                 raise InvalidRequest(f"{call_where}.function must be an object", param=f"{call_where}.function")
-            name = _required_str(function, "name", f"{call_where}.function")
+            name = required_str(function, "name", f"{call_where}.function")
             self._call(call_id, chat_name(name), function.get("arguments"), call_where)
 
     def _reasoning(self, item: dict[str, Any], where: str) -> None:
@@ -355,14 +356,14 @@ class _History:
 
     def _function_call(self, item: dict[str, Any], where: str) -> None:
         call_id = _call_id(item, "call_id", where)
-        name = _required_str(item, "name", where)
-        namespace = _optional_str(item, "namespace", where)
+        name = required_str(item, "name", where)
+        namespace = optional_str(item, "namespace", where)
         self._call(call_id, self._flat(name, namespace or None), item.get("arguments"), where)
 
     def _custom_tool_call(self, item: dict[str, Any], where: str) -> None:
         call_id = _call_id(item, "call_id", where)
-        name = _required_str(item, "name", where)
-        namespace = _optional_str(item, "namespace", where)
+        name = required_str(item, "name", where)
+        namespace = optional_str(item, "namespace", where)
         raw = item.get("input")
         if not isinstance(raw, str):
             raise InvalidRequest(f"{where}.input must be a string", param=f"{where}.input")
@@ -483,7 +484,7 @@ class _History:
             part_where = f"{where}.{field}[{index}]"
             kind = _part_type(part, part_where)
             if kind in _TEXT_PARTS:
-                texts.append(_required_str(part, "text", part_where))
+                texts.append(required_str(part, "text", part_where))
             elif kind in _IMAGE_PARTS:
                 image = self._image(part, part_where)
                 if image is None:
@@ -521,7 +522,7 @@ class _History:
             part_where = f"{where}[{index}]"
             kind = _part_type(part, part_where)
             if kind in _TEXT_PARTS:
-                text = _required_str(part, "text", part_where)
+                text = required_str(part, "text", part_where)
             elif kind in _IMAGE_PARTS:
                 image = self._image(part, part_where)
                 if image is None:
@@ -557,9 +558,9 @@ class _History:
             part_where = f"{where}[{index}]"
             kind = _part_type(part, part_where)
             if kind in _TEXT_PARTS:
-                texts.append(_required_str(part, "text", part_where))
+                texts.append(required_str(part, "text", part_where))
             elif kind == "refusal":
-                texts.append(_required_str(part, "refusal", part_where))
+                texts.append(required_str(part, "refusal", part_where))
             else:
                 texts.append(self._omitted_part(kind, part_where, "only user messages can carry it"))
         return texts[0] if len(texts) == 1 else joiner.join(texts)
@@ -721,20 +722,6 @@ def _part_type(part: object, where: str) -> str:
     if not isinstance(kind, str):
         raise InvalidRequest(f"{where}.type must be a string", param=f"{where}.type")
     return kind
-
-
-def _required_str(item: dict[str, Any], key: str, where: str) -> str:
-    value = item.get(key)
-    if not isinstance(value, str):
-        raise InvalidRequest(f"{where}.{key} must be a string", param=f"{where}.{key}")
-    return value
-
-
-def _optional_str(item: dict[str, Any], key: str, where: str) -> str | None:
-    value = item.get(key)
-    if value is None or isinstance(value, str):
-        return value
-    raise InvalidRequest(f"{where}.{key} must be a string", param=f"{where}.{key}")
 
 
 def _call_id(item: dict[str, Any], key: str, where: str) -> str:

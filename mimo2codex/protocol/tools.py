@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mimo2codex.errors import InvalidRequest
+from mimo2codex.protocol.fields import optional_str
 from mimo2codex.protocol.notes import Note
 from mimo2codex.protocol.profile import UpstreamProfile
 from mimo2codex.protocol.toolmap import ToolEntry, ToolKind, ToolMap
@@ -174,7 +175,7 @@ class ToolLowering:
 
     def _function(self, tool: dict[str, Any], where: str, from_history: bool, namespace: str | None = None) -> None:
         name = _name(tool, where)
-        description = _optional_str(tool, "description", where)
+        description = optional_str(tool, "description", where)
         parameters = tool.get("parameters")
         if parameters is None:
             parameters = {"type": "object", "properties": {}}
@@ -219,7 +220,7 @@ class ToolLowering:
 
     def _custom(self, tool: dict[str, Any], where: str, from_history: bool, namespace: str | None = None) -> None:
         name = _name(tool, where)
-        description = _optional_str(tool, "description", where)
+        description = optional_str(tool, "description", where)
         text = _freeform_description(description, tool.get("format"), where)
         flat = self._claim(name, namespace, where, from_history)
         if flat is None:
@@ -241,7 +242,7 @@ class ToolLowering:
                 Note("info", "dropped_tool", TOOL_SEARCH_NAME, "dropped the server-executed tool_search tool")
             )
             return
-        description = _optional_str(tool, "description", where) or _TOOL_SEARCH_DESCRIPTION
+        description = optional_str(tool, "description", where) or _TOOL_SEARCH_DESCRIPTION
         parameters = tool.get("parameters")
         if parameters is None:
             parameters = {
@@ -345,13 +346,6 @@ def _name(tool: dict[str, Any], where: str) -> str:
     if not isinstance(name, str) or not name:
         raise InvalidRequest(f"{where}.name must be a non-empty string", param=f"{where}.name")
     return name
-
-
-def _optional_str(tool: dict[str, Any], key: str, where: str) -> str | None:
-    value = tool.get(key)
-    if value is None or isinstance(value, str):
-        return value
-    raise InvalidRequest(f"{where}.{key} must be a string", param=f"{where}.{key}")
 
 
 def _freeform_description(description: str | None, fmt: object, where: str) -> str:
