@@ -407,6 +407,10 @@ def test_rule_rejects_bad_and_accepts_good(name: str) -> None:
         accepted = post(up, good, stream=bool(good.get("stream")))
         assert accepted.status_code == 200, accepted.text
         assert up.violations == []
+        # The server thread records a streamed outcome just after the client read the last byte.
+        deadline = time.monotonic() + 5
+        while up.requests[-1].outcome != "completed" and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert [x.outcome for x in up.requests] == ["rejected", "completed"]
 
 
