@@ -15,7 +15,11 @@ Endpoints (any path prefix is accepted, so ``--base-url http://127.0.0.1:P/v1`` 
   tool call whose ``arguments`` are split across chunks, a finish chunk, a usage chunk, ``data: [DONE]``.
   ``stream: false`` answers one ``chat.completion`` with ``usage``.
 - ``POST /_config``: JSON object that replaces the server-wide default shape (fields of :class:`Shape`).
-- ``GET /_stats``: JSON counters (requests, streams, request body bytes, last request body size).
+- ``GET /_stats``: JSON counters (requests, streams, request body bytes, last request body size) and
+  connection gauges: ``open_connections`` (TCP connections open now, idle keep-alive ones included),
+  ``active_streams`` (paced streams being written now), their peaks, ``streams_finished`` (paced streams
+  sent to the end) and ``streams_abandoned`` (paced streams whose client closed the connection before
+  the end). A soak test reads them to prove that aborted clients leave no upstream stream running.
 
 The response shape for one request comes from, in increasing priority: the defaults (command line or
 ``/_config``), the query string (``?chunks=20&reasoning=5&tool=1&pace_ms=10``), ``x-fake-<field>`` headers.
@@ -132,6 +136,12 @@ class Stats:
     body_bytes: int = 0
     last_body_bytes: int = 0
     errors: int = 0
+    open_connections: int = 0
+    peak_open_connections: int = 0
+    active_streams: int = 0
+    peak_active_streams: int = 0
+    streams_finished: int = 0
+    streams_abandoned: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,9 +330,13 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement the interface without subclassing asyncio.Transport.
         self._transport = cast(asyncio.Transport, transport)
+        stats = self._server.stats
+        stats.open_connections += 1
+        stats.peak_open_connections = max(stats.peak_open_connections, stats.open_connections)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
+        self._server.stats.open_connections -= 1
         if self._task is not None:
             self._task.cancel()
         self._writable.set()
@@ -453,21 +467,38 @@ class _Connection(asyncio.Protocol):
         return self._paced(rendered, rid, shape, request.keep_alive)
 
     async def _paced(self, rendered: _Rendered, rid: bytes, shape: Shape, keep_alive: bool) -> None:
-        self._write(rendered.head)
-        delay = shape.pace_ms / 1000.0
-        frames = rendered.frames
-        for n, frame in enumerate(frames):
-            if self._transport is None:
-                return
-            if shape.cut and n >= shape.cut:
+        stats = self._server.stats
+        stats.active_streams += 1
+        stats.peak_active_streams = max(stats.peak_active_streams, stats.active_streams)
+        ended = False  # sent to the end, or cut on purpose (``cut``): not abandoned by the client
+        try:
+            self._write(rendered.head)
+            delay = shape.pace_ms / 1000.0
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            frames = rendered.frames
+            for n, frame in enumerate(frames):
+                if self._transport is None:
+                    return
+                if shape.cut and n >= shape.cut:
+                    ended = True
+                    self._close()
+                    return
+                if n and delay > 0 and n < len(frames) - 2:  # the [DONE] event and terminator go out together
+                    # Frame n goes out at start + n * delay, like a model generating at a fixed rate:
+                    # sleeping `delay` after each write would add this process's own scheduling delays
+                    # up, and they grow when the gateway competes with it for the CPU.
+                    await asyncio.sleep(max(0.0, start + n * delay - loop.time()))
+                await self._writable.wait()
+                self._write(frame.replace(_ID_TEMPLATE, rid))
+            ended = True
+            stats.streams_finished += 1
+            if not keep_alive:
                 self._close()
-                return
-            if n and delay > 0 and n < len(frames) - 2:  # the [DONE] event and terminator go out together
-                await asyncio.sleep(delay)
-            await self._writable.wait()
-            self._write(frame.replace(_ID_TEMPLATE, rid))
-        if not keep_alive:
-            self._close()
+        finally:
+            stats.active_streams -= 1
+            if not ended:
+                stats.streams_abandoned += 1
 
 
 def _first_tool_name(tools: Any) -> str:

@@ -44,6 +44,9 @@ import orjson
 from bench.clients import FIXTURE, chat_request
 
 HEADERS_FIXTURE = FIXTURE.with_name("turn1-tool-task.headers.txt")
+#: ``--marks``: lines printed when the measured run starts and ends (after the warmup)
+MARK_START = "#measuring"
+MARK_END = "#measured"
 _SKIP_HEADERS = {"host", "content-length"}
 
 
@@ -107,6 +110,8 @@ class Summary:
     events_per_stream: float
     all_completed: bool
     errors: dict[str, int] = field(default_factory=dict)
+    #: this load generator's own CPU seconds over the measured run (it shares the machine)
+    cpu_s: float = 0.0
 
 
 class _StreamCheck:
@@ -179,7 +184,9 @@ def _data_type(payload: bytes) -> bytes | None:
 
 
 class LoadGenerator:
-    def __init__(self, base: str, target: str, stream: bool, timeout_s: float) -> None:
+    def __init__(self, base: str, target: str, stream: bool, timeout_s: float, stagger_s: float = 0.0) -> None:
+        #: lane k starts k/concurrency of this later: independent clients rather than a lockstep wave
+        self.stagger_s = stagger_s
         base = base.rstrip("/")
         if base.endswith("/v1"):
             base = base[:-3]
@@ -236,16 +243,24 @@ class LoadGenerator:
         ok = bool(obj.get("choices"))
         return Outcome(ok, latency, error=None if ok else "no choices")
 
-    async def run(self, concurrency: int, duration_s: float | None, requests: int | None, warmup: int) -> Summary:
+    async def run(
+        self, concurrency: int, duration_s: float | None, requests: int | None, warmup: int, marks: bool = False
+    ) -> Summary:
         connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=concurrency, force_close=False)
         outcomes: list[Outcome] = []
         async with aiohttp.ClientSession(connector=connector) as session:
             await self._lanes(session, concurrency, None, warmup, [])
-            start = time.perf_counter()
+            if marks:  # a runner reading our stdout measures the server between the two marks
+                print(MARK_START, flush=True)
+            start, cpu = time.perf_counter(), time.process_time()
             deadline = None if duration_s is None else start + duration_s
             await self._lanes(session, concurrency, deadline, requests, outcomes)
-            elapsed = time.perf_counter() - start
-        return self._summarize(concurrency, outcomes, elapsed)
+            elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+            if marks:
+                print(MARK_END, flush=True)
+        summary = self._summarize(concurrency, outcomes, elapsed)
+        summary.cpu_s = cpu
+        return summary
 
     async def _lanes(
         self,
@@ -257,8 +272,10 @@ class LoadGenerator:
     ) -> None:
         remaining = count
 
-        async def lane() -> None:
+        async def lane(number: int) -> None:
             nonlocal remaining
+            if self.stagger_s:
+                await asyncio.sleep(self.stagger_s * number / concurrency)
             while True:
                 if remaining is not None:
                     if remaining <= 0:
@@ -270,7 +287,7 @@ class LoadGenerator:
 
         if count == 0:
             return
-        await asyncio.gather(*(lane() for _ in range(concurrency)))
+        await asyncio.gather(*(lane(number) for number in range(concurrency)))
 
     def _summarize(self, concurrency: int, outcomes: list[Outcome], elapsed: float) -> Summary:
         good = [o for o in outcomes if o.ok]
@@ -327,16 +344,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=0, help="requests sent first and not counted")
     parser.add_argument("--timeout", type=float, default=120.0, help="per-request total timeout, seconds")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--stagger",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="spread the lanes' starts evenly over S seconds (in the warmup and the measured run)",
+    )
+    parser.add_argument(
+        "--marks", action="store_true", help=f"print {MARK_START} / {MARK_END} when the measured run starts / ends"
+    )
     args = parser.parse_args(argv)
     duration = args.duration if args.duration is not None or args.requests is not None else 10.0
 
-    gen = LoadGenerator(args.base, args.target, args.stream, args.timeout)
+    gen = LoadGenerator(args.base, args.target, args.stream, args.timeout, args.stagger)
     try:
         import uvloop
 
-        summary = uvloop.run(gen.run(args.concurrency, duration, args.requests, args.warmup))
+        summary = uvloop.run(gen.run(args.concurrency, duration, args.requests, args.warmup, args.marks))
     except ImportError:  # pragma: no cover - uvloop is a dependency on CPython/posix
-        summary = asyncio.run(gen.run(args.concurrency, duration, args.requests, args.warmup))
+        summary = asyncio.run(gen.run(args.concurrency, duration, args.requests, args.warmup, args.marks))
     if args.json:
         print(json.dumps(asdict(summary)))
     else:

@@ -8,8 +8,10 @@ and works before or after a subcommand (``mimo2codex --port 9000 print-config`` 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import math
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -115,6 +117,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: the command line, for the worker processes of ``--workers N`` (see :func:`worker_settings`)
+WORKER_ARGS_ENV = "MIMO2CODEX_WORKER_ARGS"
+
+
+def _option_flags(args: argparse.Namespace) -> dict[str, Any]:
+    option_fields = {option.field for option in OPTIONS}
+    return {name: value for name, value in vars(args).items() if name in option_fields}
+
+
+def worker_settings() -> Settings:
+    """In a ``--workers N`` worker process: the settings :func:`main` parsed, and its logging set up.
+
+    Workers are spawned, fresh interpreters: they inherit the environment but nothing :func:`main`
+    configured. :func:`main` puts its command line in the environment (never in a file: it may hold
+    ``--api-key``), and each worker parses it exactly as :func:`main` did.
+    """
+    raw = os.environ.pop(WORKER_ARGS_ENV, None)
+    args = build_parser().parse_args(json.loads(raw) if raw else [])
+    settings = load_settings(flags=_option_flags(args), serving=True)
+    configure_logging(settings.verbose)
+    redaction.install(_secret_values(settings))
+    return settings
+
+
 def _secret_values(settings: Settings) -> list[str]:
     keys = [p.api_key.reveal() for p in settings.providers if p.api_key]
     return keys + [token.reveal() for token in settings.auth_tokens]
@@ -134,18 +160,27 @@ def configure_logging(verbose: bool) -> None:
 def serve(settings: Settings) -> None:
     import uvicorn
 
-    from mimo2codex.server import create_app
+    from mimo2codex.server import production_app
 
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level="debug" if settings.verbose else "info",
-        access_log=False,
-        loop="auto",
-        http="auto",
-        timeout_graceful_shutdown=math.ceil(settings.shutdown_grace),  # uvicorn takes whole seconds
-    )
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": "debug" if settings.verbose else "info",
+        "access_log": False,
+        "loop": "auto",
+        "http": "auto",
+        "timeout_graceful_shutdown": math.ceil(settings.shutdown_grace),  # uvicorn takes whole seconds
+    }
+    if settings.workers > 1:
+        # libuv accepts every pending connection at once: when a team's clients connect together, the
+        # worker that wakes first takes them all and the others idle. One accept per wakeup spreads
+        # them (the workers inherit the variable).
+        os.environ.setdefault("UV_TCP_SINGLE_ACCEPT", "1")
+        # uvicorn binds the port here and spawns the workers; each builds its own app from the
+        # command line main() left in the environment (server.app_from_env).
+        uvicorn.run("mimo2codex.server:app_from_env", factory=True, workers=settings.workers, **options)
+    else:
+        uvicorn.run(production_app(settings), **options)
 
 
 def _write_catalog(settings: Settings, output: Path | None) -> str:
@@ -162,8 +197,7 @@ def _write_catalog(settings: Settings, output: Path | None) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    option_fields = {option.field for option in OPTIONS}
-    flags = {name: value for name, value in vars(args).items() if name in option_fields}
+    flags = _option_flags(args)
     command: str | None = args.command
     try:
         settings = load_settings(flags=flags, serving=command is None)
@@ -188,5 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     redaction.install(_secret_values(settings))
     sys.stdout.write(render_banner(settings, color=use_color(sys.stdout)))
     sys.stdout.flush()
+    if settings.workers > 1:
+        os.environ[WORKER_ARGS_ENV] = json.dumps(list(sys.argv[1:] if argv is None else argv))
     serve(settings)
     return 0

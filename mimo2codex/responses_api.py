@@ -28,13 +28,13 @@ from mimo2codex.protocol.context import ResponseContext, echo_fields
 from mimo2codex.protocol.failure import classify_upstream_failure, to_error
 from mimo2codex.protocol.request import responses_to_chat
 from mimo2codex.protocol.response import chat_to_response, synthetic_events, synthetic_response
-from mimo2codex.protocol.sse import KEEPALIVE, SSEDecoder, SSEEvent, encode_event
+from mimo2codex.protocol.sse import KEEPALIVE, SSEDecoder, SSEEvent, encode_event, encode_events
 from mimo2codex.protocol.stream import StreamTranslator
 from mimo2codex.providers.base import WireApi
 from mimo2codex.redaction import redact
 from mimo2codex.request_log import RequestRecord
 from mimo2codex.routing import Route
-from mimo2codex.streaming import EventStreamResponse
+from mimo2codex.streaming import EventStreamResponse, client_gone
 from mimo2codex.upstream import UpstreamRequest, UpstreamResponse
 
 log = logging.getLogger("mimo2codex")
@@ -42,10 +42,6 @@ log = logging.getLogger("mimo2codex")
 SHUTDOWN_CODE = "server_shutting_down"
 SHUTDOWN_MESSAGE = "mimo2codex is shutting down; this response was interrupted. Please try again."
 PROBE_TEXT = "mimo2codex is up. This is a connection test answer; no upstream model was called."
-
-
-def encode_events(events: list[dict[str, Any]]) -> bytes:
-    return b"".join(encode_event(event) for event in events)
 
 
 def is_probe(body: dict[str, Any]) -> bool:
@@ -194,8 +190,9 @@ async def _stream(
     settings = gateway.settings
     opening = asyncio.ensure_future(gateway.open_upstream(upstream_request, record))
     # Nothing watches the connection until the response starts: a client that leaves during the
-    # grace (Ctrl-C in a long prefill) must still stop the upstream at once, not when it ends.
-    leaving = asyncio.ensure_future(_client_gone(receive))
+    # grace (Ctrl-C in a long prefill) must still stop the upstream at once, not when it ends. The
+    # same watcher then goes on watching for the streamed response.
+    leaving = asyncio.ensure_future(client_gone(receive))
     try:
         await asyncio.wait({opening, leaving}, timeout=settings.status_grace, return_when=asyncio.FIRST_COMPLETED)
     except asyncio.CancelledError:
@@ -207,14 +204,14 @@ async def _stream(
         record.status, record.outcome = 499, "cancelled"
         gateway.emit(record)
         return Response(status_code=499)  # nobody will read it
-    leaving.cancel()
-    await asyncio.wait({leaving})
     if opening.done():
         try:
             upstream = opening.result()
             if upstream.status >= 400:
                 raise await upstream_failure(upstream, route)
         except GatewayError as exc:
+            leaving.cancel()
+            await asyncio.wait({leaving})
             record.status, record.outcome = exc.status_code, "error"
             record.error_code, record.error_message = exc.code, exc.message
             gateway.emit(record)
@@ -228,12 +225,12 @@ async def _stream(
         finished = False
         try:
             yield encode_events(translator.start())
-            while True:
-                try:
-                    upstream = await asyncio.wait_for(asyncio.shield(opening), tick)
+            while not opening.done():  # the upstream is still slower than the status grace
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(opening), tick)
                     break
-                except TimeoutError:
-                    yield KEEPALIVE
+                yield KEEPALIVE
+            upstream = opening.result()
             if upstream.status >= 400:
                 raise await upstream_failure(upstream, route)
             decoder = SSEDecoder()
@@ -305,13 +302,7 @@ async def _stream(
     def farewell() -> bytes:
         return encode_events(translator.fail(SHUTDOWN_CODE, SHUTDOWN_MESSAGE))
 
-    return EventStreamResponse(body(), headers=headers, on_disconnect=on_disconnect, farewell=farewell)
-
-
-async def _client_gone(receive: Receive) -> None:
-    """Return once the client has disconnected (the request body is already read)."""
-    while (await receive())["type"] != "http.disconnect":
-        pass
+    return EventStreamResponse(body(), headers=headers, on_disconnect=on_disconnect, farewell=farewell, watcher=leaving)
 
 
 async def _abandon(opening: asyncio.Future[UpstreamResponse]) -> None:

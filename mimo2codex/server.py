@@ -9,6 +9,7 @@ Nothing happens at import time; resources live exactly as long as the app's life
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -27,6 +28,7 @@ from mimo2codex.catalog import CATALOG_PATH, codex_models
 from mimo2codex.chat_api import chat_completions
 from mimo2codex.errors import GatewayError, MethodNotAllowed, NotFound, UpstreamError
 from mimo2codex.gateway import Gateway
+from mimo2codex.heap import heap_trimmer
 from mimo2codex.http_body import json_response
 from mimo2codex.request_log import RecordHook, log_record
 from mimo2codex.responses_api import create_response
@@ -151,7 +153,8 @@ def create_app(
         app.state.gateway = Gateway(settings, settings.router(), active, list(record_hooks))
         app.state.started_at = time.time()
         try:
-            yield
+            async with heap_trimmer():
+                yield
         finally:
             if owned:
                 await active.aclose()
@@ -179,3 +182,33 @@ def create_app(
             Exception: _handle_unexpected,
         },
     )
+
+
+def production_app(settings: Settings) -> Starlette:
+    """The app as ``mimo2codex`` serves it: :func:`create_app` with its defaults, the collector tuned."""
+    app = create_app(settings)
+    tune_gc()
+    return app
+
+
+def app_from_env() -> Starlette:
+    """The uvicorn factory of each ``--workers N`` worker process (``mimo2codex.server:app_from_env``)."""
+    from mimo2codex.cli import worker_settings  # the CLI owns the command line the settings come from
+
+    return production_app(worker_settings())
+
+
+def tune_gc() -> None:
+    """Tune the garbage collector for a long-running server, once everything is imported.
+
+    Each request parses a ~40 KB Codex body into thousands of dicts and lists. With the default
+    thresholds their allocation starts a collection every 700 objects, and the older generations'
+    collections walk every object the process holds, the ~100k of the imported modules included:
+    profiles showed a quarter of a non-streamed request's CPU in the collector. Freezing moves the
+    startup heap out of the collector's reach for good, and a larger first threshold lets a request's
+    short-lived objects die by reference counting before a collection walks them (another 5-10% of a
+    request's CPU at 64 concurrent requests). Cyclic garbage is still collected, a little later.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)

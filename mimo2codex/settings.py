@@ -64,6 +64,16 @@ def parse_count(value: str) -> int:
     return count
 
 
+def parse_workers(value: str) -> int:
+    try:
+        workers = int(value)
+    except ValueError:
+        raise ValueError(f"must be a whole number of processes, got {value!r}") from None
+    if workers < 1:
+        raise ValueError(f"must be 1 or more, got {value!r}")
+    return workers
+
+
 def parse_seconds(value: str) -> float:
     try:
         seconds = float(value)
@@ -295,6 +305,14 @@ OPTIONS: tuple[Option, ...] = (
         "largest accepted request body (e.g. 64M)",
         metavar="SIZE",
     ),
+    Option(
+        "workers",
+        "MIMO2CODEX_WORKERS",
+        "--workers",
+        parse_workers,
+        "worker processes sharing the port (one is plenty for a few Codex users; more for a busy team gateway)",
+        metavar="N",
+    ),
 )
 
 #: loader inputs that are not Settings fields (they end up inside the providers)
@@ -322,6 +340,8 @@ class Settings:
     #: honour HTTPS_PROXY / HTTP_PROXY / NO_PROXY for upstream requests
     use_proxy: bool = True
     shutdown_grace: float = 10.0
+    #: uvicorn worker processes; each has its own event loop, upstream pool and request log
+    workers: int = 1
     expose_reasoning: bool = True
     #: thinking mode upstream, for providers with a switch (MiMo)
     thinking: bool = True

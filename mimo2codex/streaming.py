@@ -24,6 +24,12 @@ SSE_HEADERS = {
 }
 
 
+async def client_gone(receive: Receive) -> None:
+    """Return once the client has disconnected (the request body is already read)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
 class EventStreamResponse(Response):
     def __init__(
         self,
@@ -32,8 +38,12 @@ class EventStreamResponse(Response):
         headers: Mapping[str, str] | None = None,
         on_disconnect: Callable[[], None] | None = None,
         farewell: Callable[[], bytes] | None = None,
+        watcher: asyncio.Task[None] | None = None,
     ) -> None:
         self.body_iterator = body
+        #: a running :func:`client_gone` task to take over (the endpoint watched the client before the
+        #: response existed); without one the response starts its own
+        self.watcher = watcher
         self.status_code = 200
         self.background = None
         #: the last words when the server cancels the stream (graceful shutdown ran out of time):
@@ -47,19 +57,20 @@ class EventStreamResponse(Response):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         producer = asyncio.current_task()
         assert producer is not None
+        over = False
 
-        async def watch() -> None:
-            while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    self.disconnected = True
-                    # Before the cancel, so the producer's cleanup already sees the disconnect.
-                    if self.on_disconnect is not None:
-                        self.on_disconnect()
-                    producer.cancel()
-                    return
+        def gone(watcher: asyncio.Task[None]) -> None:
+            # ``over``: the callback can already be scheduled when the response ends; then it is late.
+            if over or watcher.cancelled() or watcher.exception() is not None:
+                return
+            self.disconnected = True
+            # Before the cancel, so the producer's cleanup already sees the disconnect.
+            if self.on_disconnect is not None:
+                self.on_disconnect()
+            producer.cancel()
 
-        watcher = asyncio.create_task(watch())
+        watcher = self.watcher or asyncio.create_task(client_gone(receive))
+        watcher.add_done_callback(gone)
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
             async for chunk in self.body_iterator:
@@ -77,6 +88,8 @@ class EventStreamResponse(Response):
             if self.on_disconnect is not None:
                 self.on_disconnect()
         finally:
+            over = True
+            watcher.remove_done_callback(gone)
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+import math
+from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 import aiohttp
+from aiohttp.helpers import basicauth_from_netrc, get_env_proxy_for_url, netrc_from_env
+from yarl import URL
 
 from mimo2codex import __version__
 from mimo2codex.errors import FirstByteTimeout, UpstreamTimeout, UpstreamUnavailable
@@ -91,6 +93,78 @@ def _mapped(provider: Provider, phase: str, limit: float, timeouts: Timeouts) ->
         ) from exc
 
 
+_T = TypeVar("_T")
+
+#: uvloop's clock ticks in milliseconds: a timer may run this much before its due time
+_CLOCK_SLACK = 0.002
+
+
+class _Watchdog:
+    """One timer for a whole stream, where ``asyncio.timeout()`` around every read would add one per chunk.
+
+    Each :meth:`wait` only records when it becomes overdue; the timer is moved earlier when needed
+    but never later: when it fires before the current wait is due (the stream moved on meanwhile), it
+    re-arms itself for that due time. A stream that keeps flowing so costs one timer per keepalive
+    interval instead of a schedule and a cancel per upstream chunk. An overdue wait is interrupted the
+    way ``asyncio.timeout`` does it, by cancelling the waiting task, and turned into ``TimeoutError``
+    (aiohttp's ``readany()`` keeps its buffer when cancelled, so no data is lost).
+    """
+
+    __slots__ = ("_armed_at", "_due", "_fired", "_handle", "_loop", "_task")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._handle: asyncio.TimerHandle | None = None
+        self._armed_at = math.inf
+        self._due = math.inf
+        #: the task inside :meth:`wait`, None between waits
+        self._task: asyncio.Task[Any] | None = None
+        self._fired = False
+
+    async def wait(self, operation: Coroutine[Any, Any, _T], due: float) -> _T:
+        """``await operation``, or ``TimeoutError`` once the loop clock passes ``due``."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._due = due
+        if due < self._armed_at:
+            self._arm(due)
+        self._task = task
+        self._fired = False
+        cancelling = task.cancelling()
+        try:
+            return await operation
+        except asyncio.CancelledError:
+            if self._fired and task.uncancel() <= cancelling:
+                raise TimeoutError from None
+            raise
+        finally:
+            self._task = None
+
+    def disarm(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        self._armed_at = math.inf
+
+    def _arm(self, when: float) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+        self._armed_at = when
+        self._handle = self._loop.call_at(when, self._alarm)
+
+    def _alarm(self) -> None:
+        self._handle = None
+        self._armed_at = math.inf
+        task = self._task
+        if task is None:
+            return  # nobody waits: the next wait arms the timer again
+        if self._loop.time() + _CLOCK_SLACK < self._due:
+            self._arm(self._due)  # this wait began after the timer was set: not due yet
+            return
+        self._fired = True
+        task.cancel()
+
+
 class AiohttpResponse:
     def __init__(
         self, provider: Provider, response: aiohttp.ClientResponse, timeouts: Timeouts, started: float
@@ -104,46 +178,76 @@ class AiohttpResponse:
 
     async def read(self) -> bytes:
         with _mapped(self._provider, "first byte", self._timeouts.first_byte, self._timeouts):
-            remaining = self._timeouts.first_byte - (time.monotonic() - self._started)
+            remaining = self._timeouts.first_byte - (asyncio.get_running_loop().time() - self._started)
             async with asyncio.timeout(max(remaining, 0.001)):
                 return await self._response.read()
 
     async def chunks(self, tick: float) -> AsyncIterator[bytes | None]:
         content = self._response.content
         loop = asyncio.get_running_loop()
+        watchdog = _Watchdog(loop)
         # Before the first byte the generous first-byte budget applies, after it the idle one.
         deadline = self._started + self._timeouts.first_byte
         phase = "first byte"
         limit = self._timeouts.first_byte
-        while True:
-            now = loop.time()
-            wait = min(tick, max(deadline - time.monotonic(), 0.0))
-            try:
-                # Cancelling readany() while it waits leaves the buffer intact, so a tick can
-                # interrupt it without losing data (aiohttp StreamReader keeps unread bytes).
-                async with asyncio.timeout_at(now + wait):
-                    data = await content.readany()
-            except TimeoutError:
-                if time.monotonic() >= deadline:
-                    raise UpstreamTimeout(
-                        f"upstream '{self._provider.id}' sent nothing for {limit:g}s ({phase} timeout)",
+        try:
+            while True:
+                try:
+                    # Whatever is already buffered costs no wait and no timer: under load, or when an
+                    # upstream sends a burst, most reads end here.
+                    data = content.read_nowait()
+                    if not data and not content.is_eof():
+                        data = await watchdog.wait(content.readany(), min(loop.time() + tick, deadline))
+                except TimeoutError:
+                    if loop.time() >= deadline:
+                        raise UpstreamTimeout(
+                            f"upstream '{self._provider.id}' sent nothing for {limit:g}s ({phase} timeout)",
+                            provider=self._provider.id,
+                        ) from None
+                    yield None
+                    continue
+                except (aiohttp.ClientError, OSError) as exc:
+                    raise UpstreamUnavailable(
+                        f"upstream '{self._provider.id}' connection broke mid-stream: {exc or type(exc).__name__}",
                         provider=self._provider.id,
-                    ) from None
-                yield None
-                continue
-            except (aiohttp.ClientError, OSError) as exc:
-                raise UpstreamUnavailable(
-                    f"upstream '{self._provider.id}' connection broke mid-stream: {exc or type(exc).__name__}",
-                    provider=self._provider.id,
-                ) from exc
-            if not data:
-                return
-            deadline = time.monotonic() + self._timeouts.idle
-            phase, limit = "idle", self._timeouts.idle
-            yield data
+                    ) from exc
+                if not data:
+                    return
+                deadline = loop.time() + self._timeouts.idle
+                phase, limit = "idle", self._timeouts.idle
+                yield data
+        finally:
+            watchdog.disarm()
 
     def close(self) -> None:
         self._response.close()
+
+
+@dataclass(frozen=True, slots=True)
+class _Pool:
+    """A provider's pooled session, and what the environment says about reaching it."""
+
+    session: aiohttp.ClientSession
+    proxy: URL | None = None
+    proxy_auth: aiohttp.BasicAuth | None = None
+    #: ~/.netrc credentials, for a provider without a key whose URL carries none
+    auth: aiohttp.BasicAuth | None = None
+
+
+def _environment_route(
+    base_url: str, keyed: bool
+) -> tuple[URL | None, aiohttp.BasicAuth | None, aiohttp.BasicAuth | None]:
+    """(proxy, proxy auth, netrc auth) for ``base_url``, as aiohttp's ``trust_env`` would find them."""
+    url = URL(base_url)
+    proxy: URL | None = None
+    proxy_auth: aiohttp.BasicAuth | None = None
+    auth: aiohttp.BasicAuth | None = None
+    with contextlib.suppress(LookupError):
+        proxy, proxy_auth = get_env_proxy_for_url(url)
+    if not keyed and url.host is not None and url.user is None:
+        with contextlib.suppress(LookupError):
+            auth = basicauth_from_netrc(netrc_from_env(), url.host)
+    return proxy, proxy_auth, auth
 
 
 class AiohttpTransport:
@@ -152,21 +256,31 @@ class AiohttpTransport:
     def __init__(self, timeouts: Timeouts | None = None, *, trust_env: bool = True) -> None:
         self.timeouts = timeouts or Timeouts()
         self._trust_env = trust_env
-        self._sessions: dict[str, aiohttp.ClientSession] = {}
+        self._pools: dict[str, _Pool] = {}
 
-    def _session(self, provider: Provider) -> aiohttp.ClientSession:
-        session = self._sessions.get(provider.id)
-        if session is None:
+    def _pool(self, provider: Provider) -> _Pool:
+        pool = self._pools.get(provider.id)
+        if pool is None:
             session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=0, limit_per_host=256, keepalive_timeout=60),
+                # No per-host cap: every Codex session is one long stream, and a capped pool makes the
+                # 257th wait silently (bench/soak.py measured it) while its user sees nothing.
+                connector=aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=60),
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.timeouts.connect),
-                # HTTPS_PROXY / HTTP_PROXY / NO_PROXY from the environment: users often sit behind one.
-                trust_env=self._trust_env,
+                # The environment is read here, once per provider: aiohttp's own trust_env reads
+                # ~/.netrc and the proxy variables in a worker thread on every request, which was
+                # almost 40% of a non-streamed request's CPU.
+                trust_env=False,
                 auto_decompress=True,
                 skip_auto_headers=("User-Agent",),
             )
-            self._sessions[provider.id] = session
-        return session
+            if self._trust_env:
+                # HTTPS_PROXY / HTTP_PROXY / NO_PROXY from the environment: users often sit behind one.
+                proxy, proxy_auth, auth = _environment_route(provider.base_url, bool(provider.api_key))
+                pool = _Pool(session, proxy, proxy_auth, auth)
+            else:
+                pool = _Pool(session)
+            self._pools[provider.id] = pool
+        return pool
 
     async def open(self, request: UpstreamRequest) -> AiohttpResponse:
         provider = request.provider
@@ -178,15 +292,21 @@ class AiohttpTransport:
         }
         if provider.api_key:
             headers["Authorization"] = f"Bearer {provider.api_key.reveal()}"
-        started = time.monotonic()
+        pool = self._pool(provider)
+        started = asyncio.get_running_loop().time()
         with _mapped(provider, "first byte", self.timeouts.first_byte, self.timeouts):
             async with asyncio.timeout(self.timeouts.first_byte):
-                response = await self._session(provider).post(
-                    provider.url(request.path), data=request.body, headers=headers
+                response = await pool.session.post(
+                    provider.url(request.path),
+                    data=request.body,
+                    headers=headers,
+                    proxy=pool.proxy,
+                    proxy_auth=pool.proxy_auth,
+                    auth=pool.auth,
                 )
         return AiohttpResponse(provider, response, self.timeouts, started)
 
     async def aclose(self) -> None:
-        sessions, self._sessions = self._sessions, {}
-        for session in sessions.values():
-            await session.close()
+        pools, self._pools = self._pools, {}
+        for pool in pools.values():
+            await pool.session.close()

@@ -6,8 +6,10 @@ import logging
 import pickle
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from mimo2codex.redaction import MASK, RedactingFilter, redact
+from mimo2codex.redaction import _BEARER, _FIELD, _HEADER, _VENDOR_KEY, MASK, RedactingFilter, redact
 from mimo2codex.secret import Secret
 
 KEY = "sk-live-0123456789abcdefXYZ"
@@ -67,3 +69,39 @@ def test_secret_type_never_shows_its_value() -> None:
     assert secret.reveal() == KEY
     with pytest.raises(TypeError):
         pickle.dumps(secret)
+
+
+_FRAGMENTS = [
+    "Bearer ",
+    "bearer\t",
+    "Authorization: ",
+    "authorization=",
+    "x-api-key: ",
+    "api_key=",
+    '"apiKey": "',
+    "access-token=",
+    "password:",
+    "ſecret=",  # a long s: case-insensitive matching reads it as "s"
+    "\u212aey=",  # the Kelvin sign: read as "K"
+    "sk-",
+    "tp-",
+    "AK-",
+    "abcdefghijklmnop",
+    "0123456789",
+    "-_",
+    " ",
+    '"',
+    "é",
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_FRAGMENTS) | st.text(max_size=4), max_size=12).map("".join))
+def test_the_quick_check_never_skips_what_the_patterns_would_redact(text: str) -> None:
+    """``redact`` skips the substitutions for text without a suspect word: only when they change nothing."""
+    full = text
+    full = _HEADER.sub(lambda m: f"{m.group(1)}{m.group(2)}{m.group(3) or ''}{MASK}", full)
+    full = _FIELD.sub(lambda m: f"{m.group(1)}{MASK}", full)
+    full = _BEARER.sub(f"Bearer {MASK}", full)
+    full = _VENDOR_KEY.sub(MASK, full)
+    assert redact(text) == full

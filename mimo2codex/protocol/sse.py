@@ -15,9 +15,9 @@ pairs and UTF-8 sequences anywhere, so the decoder only ever decodes whole lines
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Iterable
 from enum import Enum
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 import orjson
 
@@ -29,8 +29,9 @@ KEEPALIVE: Final = b": keepalive\n\n"
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
-@dataclass(frozen=True, slots=True)
-class SSEEvent:
+class SSEEvent(NamedTuple):
+    # A named tuple rather than a frozen dataclass: one is built per upstream chunk, and a frozen
+    # dataclass's __init__ (object.__setattr__ per field) costs twice as much.
     event: str | None
     data: str
     id: str | None = None
@@ -76,9 +77,33 @@ class SSEDecoder:
         # Line breaks are ASCII and never occur inside a UTF-8 sequence, so a block of whole lines
         # always decodes cleanly when the upstream sends valid UTF-8.
         text = block.decode("utf-8", errors="replace")
-        lines = _LINE_BREAK.split(text) if "\r" in text else text.split("\n")
+        if "\r" in text:
+            lines = _LINE_BREAK.split(text)
+        elif self._started and not self._data and self._event is None:
+            return self._whole_events(text)
+        else:
+            lines = text.split("\n")
         lines.pop()  # the block ends with a line break: the last piece is empty
         return self._process(lines)
+
+    def _whole_events(self, text: str) -> list[SSEEvent]:
+        """``text`` (whole ``\n`` lines, no event pending): nearly every event is one ``data: `` line,
+        taken without going line by line; any other event goes through :meth:`_process`."""
+        pieces = text.split("\n\n")
+        tail = pieces.pop()  # "" after a blank line, else the lines of an event still open
+        events: list[SSEEvent] = []
+        for piece in pieces:
+            if piece.startswith("data: ") and "\n" not in piece:
+                events.append(SSEEvent(None, piece[6:], self._id))
+            else:
+                lines = piece.split("\n")
+                lines.append("")
+                events += self._process(lines)
+        if tail:
+            lines = tail.split("\n")
+            lines.pop()  # the text ends with a line break
+            events += self._process(lines)
+        return events
 
     def flush(self) -> list[SSEEvent]:
         """At end of stream: the last line and event, even without their terminators."""
@@ -96,31 +121,57 @@ class SSEDecoder:
             if lines[0].startswith("\ufeff"):
                 lines[0] = lines[0][1:]
         events: list[SSEEvent] = []
+        data = self._data
         for line in lines:
-            if not line:
-                if self._data:
-                    events.append(SSEEvent(self._event, "\n".join(self._data), self._id))
-                    self._data = []
+            # The common line first: upstream chunks are one "data: {...}" line each.
+            if line.startswith("data: "):
+                data.append(line[6:])
+            elif not line:
+                if data:
+                    events.append(SSEEvent(self._event, data[0] if len(data) == 1 else "\n".join(data), self._id))
+                    data = self._data = []
                 self._event = None
-                continue
-            if line[0] == ":":
-                continue
-            name, _, value = line.partition(":")
-            if value[:1] == " ":
-                value = value[1:]
-            if name == "data":
-                self._data.append(value)
-            elif name == "event":
-                self._event = value
-            elif name == "id" and "\0" not in value:
-                self._id = value
+            elif line[0] != ":":
+                name, _, value = line.partition(":")
+                if value[:1] == " ":
+                    value = value[1:]
+                if name == "data":
+                    data.append(value)
+                elif name == "event":
+                    self._event = value
+                elif name == "id" and "\0" not in value:
+                    self._id = value
         return events
+
+
+_PREFIXES: dict[str, bytes] = {}
+
+
+def _prefix(kind: str) -> bytes:
+    prefix = _PREFIXES.get(kind)
+    if prefix is None:
+        prefix = b"event: " + kind.encode() + b"\ndata: "
+        if len(_PREFIXES) < 256:  # the event types are a small fixed set; never grow without bound
+            _PREFIXES[kind] = prefix
+    return prefix
 
 
 def encode_event(event: dict[str, Any]) -> bytes:
     """One Responses event as SSE bytes; Codex reads only ``data`` (its ``type``), the SDK both."""
-    kind: str = event["type"]
-    return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
+    return b"".join((_prefix(event["type"]), orjson.dumps(event), b"\n\n"))
+
+
+def encode_events(events: Iterable[dict[str, Any]]) -> bytes:
+    """Several events as one piece of SSE bytes (one write to the client), same bytes as
+    ``b"".join(map(encode_event, events))`` with a single copy."""
+    parts: list[bytes] = []
+    append = parts.append
+    dumps = orjson.dumps
+    for event in events:
+        append(_prefix(event["type"]))
+        append(dumps(event))
+        append(b"\n\n")
+    return b"".join(parts)
 
 
 class _Sentinel(Enum):

@@ -258,7 +258,7 @@ class StreamTranslator:
         """The events for one parsed ``chat.completion.chunk``."""
         if self._status is not None:
             return []
-        events = self.start()
+        events = [] if self._started else self.start()
         if chunk.get("error") or chunk.get("object") == "error":
             if self._finish_reason is not None:
                 self._note("warning", "error_after_finish", "upstream sent an error after its finish_reason")
@@ -270,7 +270,9 @@ class StreamTranslator:
             self._usage = convert_usage(usage)
         choices = chunk.get("choices")
         if isinstance(choices, list) and choices:
-            choice = next((c for c in choices if isinstance(c, dict) and c.get("index") in (0, None)), None)
+            choice = choices[0]  # nearly always the only one
+            if not isinstance(choice, dict) or choice.get("index") not in (0, None):
+                choice = next((c for c in choices if isinstance(c, dict) and c.get("index") in (0, None)), None)
             if choice is not None:
                 self._feed_choice(choice, events)
         citations = chunk.get("citations")
@@ -333,7 +335,7 @@ class StreamTranslator:
         delta = choice.get("delta")
         if not isinstance(delta, dict):
             delta = choice.get("message")
-        if isinstance(delta, dict):
+        if isinstance(delta, dict) and not self._plain_text(delta, events):
             reasoning = delta.get("reasoning_content")
             if not isinstance(reasoning, str) or not reasoning:
                 reasoning = delta.get("reasoning")  # vLLM, OpenRouter, Ollama
@@ -369,6 +371,18 @@ class StreamTranslator:
         if isinstance(reason, str) and reason:
             self._finish_reason = reason
 
+    def _plain_text(self, delta: dict[str, Any], events: list[Event]) -> bool:
+        """The common delta, text and nothing else (maybe a role): handled here, without looking for the
+        fields it cannot have. False for any other delta."""
+        content = delta.get("content")
+        if type(content) is not str or not content or self._think is not None:
+            return False
+        if len(delta) != 1 and (len(delta) != 2 or "role" not in delta):
+            return False
+        self._content_chars += len(content)
+        self._message_text(content, events)
+        return True
+
     def _segments(self, segments: list[tuple[bool, str]], events: list[Event]) -> None:
         for is_reasoning, text in segments:
             if text:
@@ -388,9 +402,29 @@ class StreamTranslator:
             item = self._open_item("reasoning", events)
         item.parts.append(text)
         if self._ctx.expose_reasoning:
-            common = {"item_id": item.id, "output_index": item.index}
-            events.append(self._event("response.reasoning_summary_text.delta", **common, summary_index=0, delta=text))
-            events.append(self._event("response.reasoning_text.delta", **common, content_index=0, delta=text))
+            # Built inline (not through _event): this runs once per upstream chunk.
+            seq = self._seq
+            self._seq = seq + 2
+            events.append(
+                {
+                    "type": "response.reasoning_summary_text.delta",
+                    "sequence_number": seq,
+                    "item_id": item.id,
+                    "output_index": item.index,
+                    "summary_index": 0,
+                    "delta": text,
+                }
+            )
+            events.append(
+                {
+                    "type": "response.reasoning_text.delta",
+                    "sequence_number": seq + 1,
+                    "item_id": item.id,
+                    "output_index": item.index,
+                    "content_index": 0,
+                    "delta": text,
+                }
+            )
 
     def _message_text(self, text: str, events: list[Event]) -> None:
         item = self._open
@@ -405,15 +439,19 @@ class StreamTranslator:
             item.annotations, self._pending_annotations = self._pending_annotations, []
         item.parts.append(text)
         self._text.append(text)
+        # Built inline (not through _event): this runs once per upstream chunk.
+        seq = self._seq
+        self._seq = seq + 1
         events.append(
-            self._event(
-                "response.output_text.delta",
-                item_id=item.id,
-                output_index=item.index,
-                content_index=0,
-                delta=text,
-                logprobs=[],
-            )
+            {
+                "type": "response.output_text.delta",
+                "sequence_number": seq,
+                "item_id": item.id,
+                "output_index": item.index,
+                "content_index": 0,
+                "delta": text,
+                "logprobs": [],
+            }
         )
 
     def _add_annotation(self, annotation: dict[str, Any]) -> None:
