@@ -36,13 +36,11 @@ import argparse
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -50,9 +48,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from bench.load import MARK_END, MARK_START
+from bench.processes import free_port, set_shape, start_upstream, tail, vm_hwm_mb
 
 ROOT = Path(__file__).resolve().parent.parent
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -118,20 +115,6 @@ TARGETS: tuple[tuple[str, str], ...] = (
 
 
 # -- processes ----------------------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
 
 
 def _stat(pid: int) -> list[str]:
@@ -215,27 +198,6 @@ class RssSampler:
             self._stop.wait(0.05)
 
 
-def start_upstream() -> tuple[subprocess.Popen[str], int]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.fake_upstream", "--port", "0", "--print-port"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline().strip()
-    if not line.isdigit():
-        proc.kill()
-        raise RuntimeError(f"fake upstream did not print its port (got {line!r})")
-    return proc, int(line)
-
-
-def set_shape(upstream_port: int, shape: dict[str, Any]) -> None:
-    req = urllib.request.Request(f"http://127.0.0.1:{upstream_port}/_config", data=orjson.dumps(shape), method="POST")
-    with urllib.request.urlopen(req, timeout=5) as resp:
-        resp.read()
-
-
 @dataclass(slots=True)
 class Gateway:
     proc: subprocess.Popen[bytes]
@@ -259,7 +221,7 @@ GATEWAY_ROOT = ROOT
 
 def start_gateway(upstream_port: int, workdir: Path, workers: int = 1) -> Gateway:
     """``python -m mimo2codex`` with default settings, the fake as its only (generic) provider."""
-    port = _free_port()
+    port = free_port()
     log = workdir / f"gateway-{workers}.log"
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -279,10 +241,10 @@ def start_gateway(upstream_port: int, workdir: Path, workers: int = 1) -> Gatewa
     deadline = time.monotonic() + 30
     while log.read_text(errors="replace").count("Application startup complete.") < workers:
         if proc.poll() is not None:
-            raise RuntimeError(f"gateway exited with {proc.returncode}:\n{_tail(log)}")
+            raise RuntimeError(f"gateway exited with {proc.returncode}:\n{tail(log)}")
         if time.monotonic() > deadline:
             _stop(proc)
-            raise RuntimeError(f"gateway did not start within 30 s:\n{_tail(log)}")
+            raise RuntimeError(f"gateway did not start within 30 s:\n{tail(log)}")
         time.sleep(0.05)
     gateway.pids = serving_pids(proc.pid)
     return gateway
@@ -437,8 +399,8 @@ def run(duration_s: float, workers: int) -> dict[str, Any]:
                     rows.append(Row(sc, baselines[sc.key], measured))
                     _progress("gateway", sc, measured)
                 if gateway.proc.poll() is not None:
-                    raise RuntimeError(f"gateway died during the run:\n{_tail(gateway.log)}")
-                report["rss_hwm_mb"] = _vm_hwm_mb(gateway.pids[0])
+                    raise RuntimeError(f"gateway died during the run:\n{tail(gateway.log)}")
+                report["rss_hwm_mb"] = vm_hwm_mb(gateway.pids[0])
                 report["rss_after_mb"] = rss_mb(gateway.pids)
                 report["gateway_log_errors"] = log_errors(gateway.log)
                 report["log_lines"] = _count_request_lines(gateway.log)
@@ -491,13 +453,6 @@ def log_errors(log: Path) -> list[tuple[str, int]]:
 
 def _count_request_lines(log: Path) -> int:
     return sum(1 for line in log.read_text(errors="replace").splitlines() if "mimo2codex.requests:" in line)
-
-
-def _vm_hwm_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 # -- the report ---------------------------------------------------------------------------------------

@@ -52,6 +52,7 @@ import aiohttp
 import orjson
 
 from bench.load import codex_headers, responses_body
+from bench.processes import free_port, set_shape, start_upstream, tail, vm_hwm_mb
 
 ROOT = Path(__file__).resolve().parent.parent
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -127,37 +128,8 @@ class AbortResult:
 # --- processes ----------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-def start_upstream() -> tuple[subprocess.Popen[str], int]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.fake_upstream", "--port", "0", "--print-port"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline().strip()
-    if not line.isdigit():
-        proc.kill()
-        raise RuntimeError(f"fake upstream did not print its port (got {line!r})")
-    return proc, int(line)
-
-
 def start_gateway(upstream_port: int, workdir: Path) -> tuple[subprocess.Popen[bytes], int, Path]:
-    port = _free_port()
+    port = free_port()
     log = workdir / "gateway.log"
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -179,14 +151,14 @@ def start_gateway(upstream_port: int, workdir: Path) -> tuple[subprocess.Popen[b
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"gateway exited with {proc.returncode}:\n{_tail(log)}")
+            raise RuntimeError(f"gateway exited with {proc.returncode}:\n{tail(log)}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 return proc, port, log
         except OSError:
             time.sleep(0.05)
     proc.kill()
-    raise RuntimeError(f"gateway did not listen on {port}:\n{_tail(log)}")
+    raise RuntimeError(f"gateway did not listen on {port}:\n{tail(log)}")
 
 
 def stop(proc: subprocess.Popen[Any]) -> None:
@@ -197,12 +169,6 @@ def stop(proc: subprocess.Popen[Any]) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-
-
-def set_shape(upstream_port: int, shape: dict[str, Any]) -> None:
-    req = urllib.request.Request(f"http://127.0.0.1:{upstream_port}/_config", data=orjson.dumps(shape), method="POST")
-    with urllib.request.urlopen(req, timeout=5) as resp:
-        resp.read()
 
 
 def upstream_stats(upstream_port: int) -> dict[str, int]:
@@ -549,9 +515,9 @@ def run(plan: Plan) -> dict[str, Any]:
             except ImportError:  # pragma: no cover - uvloop is a dependency on CPython/posix
                 report = asyncio.run(_drive(plan, gateway.pid, gateway_port, upstream_port))
             if gateway.poll() is not None:
-                raise RuntimeError(f"gateway died during the run:\n{_tail(log)}")
+                raise RuntimeError(f"gateway died during the run:\n{tail(log)}")
             report["gateway_log_problems"] = log_problems(log)
-            report["gateway_rss_hwm_mb"] = _vm_hwm_mb(gateway.pid)
+            report["gateway_rss_hwm_mb"] = vm_hwm_mb(gateway.pid)
             stop(gateway)
     finally:
         if gateway is not None:
@@ -560,13 +526,6 @@ def run(plan: Plan) -> dict[str, Any]:
     report["cpus"] = os.cpu_count()
     report["client_maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return report
-
-
-def _vm_hwm_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def main(argv: list[str] | None = None) -> int:
