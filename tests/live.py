@@ -92,6 +92,13 @@ class LiveGateway:
             self.records.append(record)
             self._records_changed.notify_all()
 
+    def wait_for_records(self, count: int, timeout: float = 5.0) -> list[RequestRecord]:
+        """Block until ``count`` records were emitted (a stream's record follows its last byte)."""
+        with self._records_changed:
+            if not self._records_changed.wait_for(lambda: len(self.records) >= count, timeout):
+                raise AssertionError(f"the gateway emitted {len(self.records)} request records, expected {count}")
+            return list(self.records)
+
     def wait_for_record(self, timeout: float) -> RequestRecord:
         """Block until at least one record was emitted; the first one."""
         with self._records_changed:

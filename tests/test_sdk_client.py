@@ -189,6 +189,6 @@ def test_sdk_reads_every_scenario_without_warnings(
     assert upstream.violations == []
     assert len(upstream.chat_requests) == 1
     assert upstream.bodies[0]["stream"] is (mode != "create")
-    (record,) = gateway.records
+    (record,) = gateway.wait_for_records(1)
     assert record.outcome == "completed"
     assert record.status == 200

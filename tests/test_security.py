@@ -95,7 +95,7 @@ def test_upstream_key_reaches_no_log_error_dump_or_response(
     assert "revoked mid-stream" in seen[4]
     assert "slow down" in seen[6]
     assert "translated upstream request" in redacted_logging.text
-    assert len(gateway.records) == 4
+    assert len(gateway.wait_for_records(4)) == 4
     channels = {
         "responses": "\n".join(seen),
         "logs": redacted_logging.text,

@@ -26,7 +26,7 @@ from mimo2codex.providers.base import ModelInfo, Provider
 from mimo2codex.secret import Secret
 from mimo2codex.settings import Settings
 from tests.conftest import StartGateway, StartUpstream
-from tests.fakes.codex_cli import CatalogModel, CodexCLI, CodexConfig, CodexNotFound, CodexResult, find_codex
+from tests.fakes.codex_cli import CatalogModel, CodexCLI, CodexConfig, CodexResult
 from tests.fakes.strict_upstream import Reply, Script, StrictUpstream, ToolCall, VendorRules
 from tests.live import LiveGateway, upstream_settings
 
@@ -34,14 +34,6 @@ pytestmark = [pytest.mark.codex, pytest.mark.live]
 
 #: Per Codex run; a healthy run takes about a second.
 RUN_TIMEOUT = 30.0
-
-
-@pytest.fixture(scope="module")
-def codex_bin() -> Path:
-    try:
-        return find_codex()
-    except CodexNotFound as exc:
-        pytest.fail(str(exc), pytrace=False)
 
 
 @dataclass
@@ -322,7 +314,7 @@ def test_rate_limit_is_waited_out_by_the_gateway(open_session: Open) -> None:
     first, second = session.upstream.chat_requests
     assert first.status == 429
     assert second.received_at - first.received_at >= 0.95, "Retry-After was not honoured"
-    assert session.gateway.records[-1].upstream_attempts == 2
+    assert session.gateway.wait_for_records(1)[-1].upstream_attempts == 2
 
 
 def test_rate_limit_reaches_codex_with_retry_after_and_codex_retries(open_session: Open) -> None:
@@ -363,7 +355,7 @@ def test_upstream_drop_mid_stream_fails_the_response_and_codex_retries(open_sess
     (reconnect,) = result.reconnects
     assert "1/1" in reconnect, reconnect
     assert result.agent_messages == ["The complete answer."], "the cut-off text must not reach the transcript"
-    failed, completed = session.gateway.records
+    failed, completed = session.gateway.wait_for_records(2)
     assert failed.outcome == "failed"
     assert failed.error_code == "upstream_unavailable"
     assert completed.outcome == "completed"

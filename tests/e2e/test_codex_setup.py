@@ -26,7 +26,7 @@ import pytest
 from mimo2codex.cli import main
 from mimo2codex.settings import load_settings
 from tests.conftest import StartGateway, StartUpstream
-from tests.fakes.codex_cli import CodexCLI, CodexConfig, CodexNotFound, CodexResult, find_codex
+from tests.fakes.codex_cli import CodexCLI, CodexConfig, CodexResult
 from tests.fakes.strict_upstream import Reply, StrictUpstream, VendorRules
 from tests.live import LiveGateway
 
@@ -46,14 +46,6 @@ VARIANTS = {
     "env-key": ["print-config", "--env-key"],
     "cc-switch": ["print-cc-switch"],
 }
-
-
-@pytest.fixture(scope="module")
-def codex_bin() -> Path:
-    try:
-        return find_codex()
-    except CodexNotFound as exc:
-        pytest.fail(str(exc), pytrace=False)
 
 
 @dataclass
