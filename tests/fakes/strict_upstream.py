@@ -1067,9 +1067,9 @@ class StrictUpstream:
                 if reply.drop_after is not None and exchange.chunks_sent >= reply.drop_after:
                     if reply.error_event is not None:
                         event = json.dumps({"error": dict(reply.error_event)})
+                        self._finish(exchange, "error_reply")
                         await response.write(f"data: {event}\n\n".encode())
                         await response.write_eof()
-                        self._finish(exchange, "error_reply")
                         return response
                     self._finish(exchange, "dropped")
                     return self._drop(request, response)
@@ -1077,9 +1077,11 @@ class StrictUpstream:
                     await asyncio.sleep(reply.chunk_delay)
                 await response.write(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode())
                 exchange.chunks_sent += 1
+            # Recorded before the last bytes go out: the peer may act on [DONE] (and a test read the
+            # outcome) before this coroutine runs again. A failed write below overwrites it.
+            self._finish(exchange, "completed")
             await response.write(b"data: [DONE]\n\n")
             await response.write_eof()
-            self._finish(exchange, "completed")
             return response
         finally:
             self.active_streams -= 1
