@@ -54,24 +54,22 @@ def parse_port(value: str) -> int:
     return port
 
 
-def parse_count(value: str) -> int:
+def _parse_int(value: str, minimum: int, unit: str) -> int:
     try:
-        count = int(value)
+        number = int(value)
     except ValueError:
-        raise ValueError(f"must be a whole number, got {value!r}") from None
-    if count < 0:
-        raise ValueError(f"must be 0 or more, got {value!r}")
-    return count
+        raise ValueError(f"must be a whole number{unit}, got {value!r}") from None
+    if number < minimum:
+        raise ValueError(f"must be {minimum} or more, got {value!r}")
+    return number
+
+
+def parse_count(value: str) -> int:
+    return _parse_int(value, 0, "")
 
 
 def parse_workers(value: str) -> int:
-    try:
-        workers = int(value)
-    except ValueError:
-        raise ValueError(f"must be a whole number of processes, got {value!r}") from None
-    if workers < 1:
-        raise ValueError(f"must be 1 or more, got {value!r}")
-    return workers
+    return _parse_int(value, 1, " of processes")
 
 
 def parse_seconds(value: str) -> float:
