@@ -15,8 +15,6 @@ reads it from ``model_catalog_url`` (served here at :data:`CATALOG_PATH`) or fro
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from mimo2codex.atomic import write_atomic
 from mimo2codex.http_body import json_response
 from mimo2codex.providers.base import ModelInfo, Provider
 
@@ -118,17 +117,7 @@ def catalog_providers(providers: Iterable[Provider], also: Provider | None = Non
 
 def write_catalog(path: Path, catalog: dict[str, Any]) -> Path:
     """Write ``catalog`` to ``path`` atomically (Codex may be reading the old one)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(catalog, indent=2, ensure_ascii=False) + "\n"
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".codex-models-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomic(path, (json.dumps(catalog, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
 
 
 async def codex_models(request: Request) -> Response:

@@ -23,6 +23,7 @@ from mimo2codex.catalog import CATALOG_FILE, catalog_providers, codex_catalog, w
 from mimo2codex.errors import ConfigError
 from mimo2codex.settings import OPTIONS, Option, Settings, load_settings
 from mimo2codex.snippets import render_snippets, toml_string
+from mimo2codex.subcommands import Subcommand, load_subcommands
 
 EPILOG = """\
 commands:
@@ -114,6 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
     writer.add_argument(
         "--output", type=Path, metavar="FILE", help=f"where to write (default <data dir>/{CATALOG_FILE})"
     )
+    for sub in load_subcommands():
+        sub_parser = commands.add_parser(sub.name, parents=[options], allow_abbrev=False, help=sub.help)
+        sub_parser.set_defaults(subcommand=sub)
+        sub.configure(sub_parser)
     return parser
 
 
@@ -199,8 +204,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     flags = _option_flags(args)
     command: str | None = args.command
+    sub: Subcommand | None = getattr(args, "subcommand", None)
     try:
-        settings = load_settings(flags=flags, serving=command is None)
+        settings = load_settings(flags=flags, serving=command is None or (sub is not None and sub.needs_key))
+        if sub is not None:
+            return sub.run(args, settings)
         if command == "print-config":
             text = render_snippets(settings, catalog_file=args.catalog_json).print_config(env_key=args.env_key)
         elif command == "print-cc-switch":

@@ -37,6 +37,9 @@ class RequestRecord:
     first_event_ms: float | None = None
     duration_ms: float = 0.0
     upstream_attempts: int = 0
+    #: what features did to this request, for the log's ``notes`` column: e.g. ``{"vision": [...]}``
+    #: (images bridged), ``{"compacted": {...}}`` (auto-compaction). Plain JSON values only.
+    notes: dict[str, Any] = field(default_factory=dict)
 
 
 RecordHook = Callable[[RequestRecord], None]
