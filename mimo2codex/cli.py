@@ -116,10 +116,28 @@ def build_parser() -> argparse.ArgumentParser:
         "--output", type=Path, metavar="FILE", help=f"where to write (default <data dir>/{CATALOG_FILE})"
     )
     for sub in load_subcommands():
-        sub_parser = commands.add_parser(sub.name, parents=[options], allow_abbrev=False, help=sub.help)
+        # "resolve": a command's own flag wins over a global one of the same name (`logs --model M`
+        # filters by model; it does not choose the default provider).
+        sub_parser = commands.add_parser(
+            sub.name, parents=[options], allow_abbrev=False, help=sub.help, conflict_handler="resolve"
+        )
         sub_parser.set_defaults(subcommand=sub)
         sub.configure(sub_parser)
+        _share_options(sub_parser)
     return parser
+
+
+def _share_options(parser: argparse.ArgumentParser) -> None:
+    """Give nested actions (``codex enable``, ``db prune``) the global options too, so that
+    ``mimo2codex codex enable --model ds`` works like ``mimo2codex --model ds codex enable``."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for nested in action.choices.values():
+                for option in OPTIONS:
+                    names = (option.flag, option.short, option.flag_off)
+                    if not any(name in nested._option_string_actions for name in names if name):
+                        _add_option(nested, option)
+                _share_options(nested)
 
 
 #: the command line, for the worker processes of ``--workers N`` (see :func:`worker_settings`)

@@ -32,7 +32,9 @@ class Subcommand:
 
 
 #: import paths of the areas' subcommands, in ``--help`` order
-SUBCOMMANDS: tuple[str, ...] = ()
+SUBCOMMANDS: tuple[str, ...] = (
+    "mimo2codex.codex_setup:CODEX",
+)
 
 
 def load_subcommands() -> Iterator[Subcommand]:
