@@ -57,9 +57,11 @@ def _presented_token(scope: Scope) -> str | None:
 class BearerAuthMiddleware:
     """Rejects HTTP requests without one of ``tokens`` (401 in the OpenAI error shape)."""
 
-    def __init__(self, app: ASGIApp, tokens: Sequence[Secret]) -> None:
+    def __init__(self, app: ASGIApp, tokens: Sequence[Secret], open_prefixes: tuple[str, ...] = ()) -> None:
         self.app = app
         self._tokens = tuple(t.reveal().encode() for t in tokens if t)
+        #: paths that check tokens of their own (the admin: admin/security.py)
+        self._open_prefixes = open_prefixes
 
     def _allowed(self, presented: str | None) -> bool:
         if presented is None:
@@ -72,7 +74,7 @@ class BearerAuthMiddleware:
         return matched
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+        if scope["type"] != "http" or scope["path"] in OPEN_PATHS or scope["path"].startswith(self._open_prefixes):
             await self.app(scope, receive, send)
             return
         presented = _presented_token(scope)

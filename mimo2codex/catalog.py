@@ -15,7 +15,7 @@ reads it from ``model_catalog_url`` (served here at :data:`CATALOG_PATH`) or fro
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -57,10 +57,18 @@ _EFFORTS = (
 )
 
 
-def catalog_entry(provider: Provider, info: ModelInfo | None, model_id: str, priority: int) -> dict[str, Any]:
-    """One ``ModelInfo`` object in Codex's format (``info`` is None for an open catalog's default)."""
+def catalog_entry(
+    provider: Provider, info: ModelInfo | None, model_id: str, priority: int, *, bridged: bool = False
+) -> dict[str, Any]:
+    """One ``ModelInfo`` object in Codex's format (``info`` is None for an open catalog's default).
+
+    ``bridged``: the gateway's vision bridge reads images for this provider's text-only models. Codex
+    0.169.0 strips images client-side for a model whose ``input_modalities`` lack "image", so such
+    a model must claim image input for the screenshot to reach the bridge at all.
+    """
     reasoning = info.supports_reasoning if info is not None else False
     images = info.supports_images if info is not None else True
+    images = images or bridged
     window = info.context_window if info is not None else None
     levels = reasoning and provider.quirks.supports_reasoning_effort
     entry: dict[str, Any] = {
@@ -92,8 +100,14 @@ def catalog_entry(provider: Provider, info: ModelInfo | None, model_id: str, pri
     return entry
 
 
-def codex_catalog(providers: Iterable[Provider]) -> dict[str, Any]:
-    """``{"models": [...]}`` for ``providers`` (each model once: the first provider listing it wins)."""
+def codex_catalog(
+    providers: Iterable[Provider], *, reads_images: Callable[[Provider], bool] | None = None
+) -> dict[str, Any]:
+    """``{"models": [...]}`` for ``providers`` (each model once: the first provider listing it wins).
+
+    ``reads_images(provider)``: True when the vision bridge reads images for that provider's
+    text-only models (``gateway.vision.reads_images_for``).
+    """
     models: list[dict[str, Any]] = []
     seen: set[str] = set()
     for provider in providers:
@@ -104,7 +118,8 @@ def codex_catalog(providers: Iterable[Provider]) -> dict[str, Any]:
             if model_id in seen:
                 continue
             seen.add(model_id)
-            models.append(catalog_entry(provider, info, model_id, len(models) + 1))
+            bridged = reads_images is not None and reads_images(provider)
+            models.append(catalog_entry(provider, info, model_id, len(models) + 1, bridged=bridged))
     return {"models": models}
 
 
@@ -122,5 +137,8 @@ def write_catalog(path: Path, catalog: dict[str, Any]) -> Path:
 
 async def codex_models(request: Request) -> Response:
     """``GET /v1/codex/models``: the catalog for ``model_catalog_url`` (Codex's own format)."""
-    router = request.app.state.gateway.router
-    return json_response(codex_catalog(catalog_providers(router.providers, router.default)))
+    gateway = request.app.state.gateway
+    router = gateway.router
+    return json_response(
+        codex_catalog(catalog_providers(router.providers, router.default), reads_images=gateway.vision.reads_images_for)
+    )

@@ -1,7 +1,8 @@
 """POST /v1/chat/completions: a passthrough to the routed upstream, observed for the request log.
 
-Bodies go through untouched except for the model name; usage and tool calls are picked out of the
-answer (streamed or not) for the request-log hook.
+Bodies go through adapted only where the routed model needs it (protocol/passthrough.py: MiMo's
+``thinking``, dropped fields, the max-tokens field); usage and tool calls are picked out of the
+answer (streamed or not) for the request-log hook. Streamed error events are scrubbed of keys.
 """
 
 from __future__ import annotations
@@ -18,9 +19,13 @@ from starlette.responses import Response
 from mimo2codex.errors import GatewayError, InvalidRequest
 from mimo2codex.gateway import Gateway, new_id, route_headers
 from mimo2codex.http_body import json_response, read_json_object
+from mimo2codex.protocol.passthrough import ErrorEventScrubber, adapt_chat_request
 from mimo2codex.protocol.sse import KEEPALIVE, SSEDecoder, encode_event
+from mimo2codex.protocol.stream import convert_usage
+from mimo2codex.redaction import redact
 from mimo2codex.request_log import RequestRecord
 from mimo2codex.responses_api import PROBE_TEXT, upstream_failure
+from mimo2codex.store import observe
 from mimo2codex.streaming import EventStreamResponse
 from mimo2codex.upstream import UpstreamRequest
 
@@ -28,13 +33,16 @@ from mimo2codex.upstream import UpstreamRequest
 def _usage(chat_usage: Any) -> dict[str, Any] | None:
     if not isinstance(chat_usage, dict):
         return None
-    prompt = int(chat_usage.get("prompt_tokens") or 0)
-    completion = int(chat_usage.get("completion_tokens") or 0)
-    return {
-        "input_tokens": prompt,
-        "output_tokens": completion,
-        "total_tokens": int(chat_usage.get("total_tokens") or prompt + completion),
-    }
+    full = convert_usage(chat_usage)  # reads cached and reasoning tokens from every vendor's fields
+    usage = {name: full[name] for name in ("input_tokens", "output_tokens", "total_tokens")}
+    for details, count in (("input_tokens_details", "cached_tokens"), ("output_tokens_details", "reasoning_tokens")):
+        if full[details][count]:
+            usage[details] = {count: full[details][count]}
+    return usage
+
+
+#: delta fields that are model output (the time to the first one is the stream's TTFT)
+_OUTPUT_FIELDS = frozenset({"content", "reasoning_content", "reasoning", "tool_calls"})
 
 
 class ChatObserver:
@@ -54,6 +62,8 @@ class ChatObserver:
             if choice.get("finish_reason"):
                 self.record.finish_reason = str(choice["finish_reason"])
             delta = choice.get("delta") or choice.get("message") or {}
+            if "delta" in choice and isinstance(delta, dict) and delta.keys() & _OUTPUT_FIELDS:
+                observe.first_output(self.record)
             for call in (delta.get("tool_calls") or ()) if isinstance(delta, dict) else ():
                 name = (call.get("function") or {}).get("name")
                 if name:
@@ -86,6 +96,7 @@ async def chat_completions(request: Request) -> Response:
     if messages is not None and not isinstance(messages, list):
         raise InvalidRequest("messages must be an array", param="messages")
     record = RequestRecord(new_id("req"), "/v1/chat/completions", started, stream, client_model=model)
+    observe.begin(gateway, request, record)
 
     if not messages:
         record.outcome = "probe"
@@ -106,9 +117,10 @@ async def chat_completions(request: Request) -> Response:
 
     route = gateway.router.route(model)
     gateway.report_route(route)
-    record.provider, record.upstream_model = route.provider.id, route.upstream_model
+    observe.note_route(record, route)
     headers = route_headers(route)
-    body["model"] = route.upstream_model
+    body, notes = adapt_chat_request(body, route.provider.profile(route.upstream_model))
+    gateway.report_notes(notes, record.request_id)
     upstream_request = UpstreamRequest(route.provider, "/chat/completions", orjson.dumps(body), stream)
     observer = ChatObserver(record)
     try:
@@ -125,6 +137,7 @@ async def chat_completions(request: Request) -> Response:
             exc.code,
             exc.message,
         )
+        observe.failed(gateway, record, exc)
         gateway.emit(record)
         raise
     if not stream:
@@ -133,39 +146,49 @@ async def chat_completions(request: Request) -> Response:
             if isinstance(parsed, dict):
                 observer.chunk(parsed)
         observer.close()
+        observe.answered(gateway, record, raw)
         gateway.emit(record)
         return Response(raw, media_type="application/json", headers=headers)
 
     tick = gateway.settings.keepalive_interval
 
+    secrets = (route.provider.api_key.reveal(),) if route.provider.api_key else ()
+
+    def scrub(text: str) -> str:
+        return redact(text, secrets)
+
     async def relay() -> AsyncGenerator[bytes, None]:
         decoder = SSEDecoder()
-        at_boundary = True
+        # Only whole events reach the client, so a keepalive or our error event never lands inside one.
+        scrubber = ErrorEventScrubber(scrub)
         try:
             async for piece in upstream.chunks(tick):
                 if piece is None:
-                    if at_boundary:
-                        yield KEEPALIVE
+                    yield KEEPALIVE
                     continue
-                at_boundary = piece.endswith((b"\n\n", b"\r\n\r\n"))
                 for event in decoder.feed(piece):
                     if event.data.startswith("{"):
                         with contextlib.suppress(orjson.JSONDecodeError):
                             parsed = orjson.loads(event.data)
                             if isinstance(parsed, dict):
                                 observer.chunk(parsed)
-                yield piece
+                if out := scrubber.feed(piece):
+                    yield out
+            if rest := scrubber.flush():
+                yield rest
         except GatewayError as exc:
             record.outcome, record.error_code, record.error_message = "failed", exc.code, exc.message
-            if at_boundary:
-                # Chat clients understand an error object in the stream (the openai SDK raises it).
-                yield encode_event({"type": "error", "error": exc.to_body()["error"]})
+            # Chat clients understand an error object in the stream (the openai SDK raises it).
+            yield encode_event({"type": "error", "error": exc.to_body()["error"]})
         finally:
             upstream.close()
             observer.close()
+            if record.outcome == "completed" and record.finish_reason is None:
+                # The upstream ended without saying the model finished: a cut stream, not a success.
+                record.outcome, record.error_code = "failed", "stream_incomplete"
             gateway.emit(record)
 
     def on_disconnect() -> None:
         record.outcome = "cancelled"
 
-    return EventStreamResponse(relay(), headers=headers, on_disconnect=on_disconnect)
+    return EventStreamResponse(observe.metered(gateway, record, relay()), headers=headers, on_disconnect=on_disconnect)

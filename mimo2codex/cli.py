@@ -24,6 +24,7 @@ from mimo2codex.errors import ConfigError
 from mimo2codex.settings import OPTIONS, Option, Settings, load_settings
 from mimo2codex.snippets import render_snippets, toml_string
 from mimo2codex.subcommands import Subcommand, load_subcommands
+from mimo2codex.vision.backend import image_readers
 
 EPILOG = """\
 commands:
@@ -116,11 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--output", type=Path, metavar="FILE", help=f"where to write (default <data dir>/{CATALOG_FILE})"
     )
     for sub in load_subcommands():
-        # "resolve": a command's own flag wins over a global one of the same name (`logs --model M`
-        # filters by model; it does not choose the default provider).
-        sub_parser = commands.add_parser(
-            sub.name, parents=[options], allow_abbrev=False, help=sub.help, conflict_handler="resolve"
-        )
+        # The command's own flags first, then the global ones it does not define: its own flag wins
+        # over a global one of the same name (`logs --model M` filters by model; it does not choose
+        # the default provider). Not parents= + conflict_handler="resolve": resolving edits the
+        # parent's shared actions, which turned the main parser's --model into a positional.
+        sub_parser = commands.add_parser(sub.name, allow_abbrev=False, help=sub.help)
         sub_parser.set_defaults(subcommand=sub)
         sub.configure(sub_parser)
         _share_options(sub_parser)
@@ -128,15 +129,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _share_options(parser: argparse.ArgumentParser) -> None:
-    """Give nested actions (``codex enable``, ``db prune``) the global options too, so that
-    ``mimo2codex codex enable --model ds`` works like ``mimo2codex --model ds codex enable``."""
+    """Give a command and its nested actions (``codex enable``, ``db prune``) the global options they
+    do not define themselves, so that ``mimo2codex codex enable --model ds`` works like
+    ``mimo2codex --model ds codex enable``."""
+    for option in OPTIONS:
+        names = (option.flag, option.short, option.flag_off)
+        if not any(name in parser._option_string_actions for name in names if name):
+            _add_option(parser, option)
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for nested in action.choices.values():
-                for option in OPTIONS:
-                    names = (option.flag, option.short, option.flag_off)
-                    if not any(name in nested._option_string_actions for name in names if name):
-                        _add_option(nested, option)
                 _share_options(nested)
 
 
@@ -199,6 +201,10 @@ def serve(settings: Settings) -> None:
         # worker that wakes first takes them all and the others idle. One accept per wakeup spreads
         # them (the workers inherit the variable).
         os.environ.setdefault("UV_TCP_SINGLE_ACCEPT", "1")
+        # /metrics sums every worker's values, which each writes to files in this directory.
+        from mimo2codex.metrics import prepare_multiprocess
+
+        prepare_multiprocess(settings.data_dir)
         # uvicorn binds the port here and spawns the workers; each builds its own app from the
         # command line main() left in the environment (server.app_from_env).
         uvicorn.run("mimo2codex.server:app_from_env", factory=True, workers=settings.workers, **options)
@@ -208,7 +214,8 @@ def serve(settings: Settings) -> None:
 
 def _write_catalog(settings: Settings, output: Path | None) -> str:
     path = output if output is not None else settings.data_dir / CATALOG_FILE
-    catalog = codex_catalog(catalog_providers(settings.providers, settings.default))
+    readers = image_readers(settings.vision_model, settings.providers)  # the vision bridge reads images
+    catalog = codex_catalog(catalog_providers(settings.providers, settings.default), reads_images=readers)
     write_catalog(path, catalog)
     return (
         f"wrote {len(catalog['models'])} models to {path}\n"

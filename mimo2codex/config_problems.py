@@ -58,6 +58,7 @@ PROBLEMS: dict[str, Problem] = {
         Problem("base_url_scheme", _FIELD + "must start with http:// or https://, got {value}"),
         Problem("env_key_name", _FIELD + '"{value}" is not a valid environment variable name'),
         Problem("duplicate_model", _FIELD + 'model id "{value}" is already declared by {other}'),
+        Problem("unknown_preset", _FIELD + "no vendor preset is called {value}; the presets are: {choices}"),
         # -- settings ---------------------------------------------------------------------------------
         Problem("bad_value", "{name}={value}: {reason}"),
         Problem("unknown_provider", "{name}={value}: no provider has that id or shortcut. Known providers: {known}"),

@@ -12,8 +12,12 @@ before a stream has started and :meth:`GatewayError.failed_code` once it has.
         ├── InvalidRequest          400  the client sent something we cannot use
         │   └── PayloadTooLarge     413
         ├── Unauthorized            401  missing / wrong inbound bearer token
+        ├── Forbidden               403  refused by the browser guard (foreign Host or Origin)
         ├── NotFound                404  unknown route or model
+        │   └── ResponseNotFound    404  unknown stored response id (GET/DELETE /v1/responses/{id})
         ├── MethodNotAllowed        405
+        ├── Conflict                409  the change clashes with the current state (a locked toggle)
+        ├── UnsupportedMediaType    415  a body that is not JSON (what a cross-site form sends)
         └── UpstreamError           the upstream failed; status mirrors what Codex should see
             ├── UpstreamRejected        4xx from the upstream (its message passed on)
             │   └── ContextLengthExceeded   400 context_length_exceeded (fatal in Codex)
@@ -91,6 +95,12 @@ class PayloadTooLarge(InvalidRequest):
     status = 413
     default_code = "request_too_large"
 
+    def __init__(self, message: str, *, drain: int = 0) -> None:
+        super().__init__(message)
+        #: how many more body bytes the 413 may read and discard so the client, still sending,
+        #: gets to read it (http_body.RefusalResponse); 0 answers and closes at once
+        self.drain = drain
+
 
 class Unauthorized(GatewayError):
     status = 401
@@ -98,9 +108,32 @@ class Unauthorized(GatewayError):
     default_code = "invalid_api_key"
 
 
+class Forbidden(InvalidRequest):
+    status = 403
+    default_code = "forbidden"
+
+
 class NotFound(InvalidRequest):
     status = 404
     default_code = "not_found"
+
+
+class ResponseNotFound(NotFound):
+    """An unknown, expired or deleted stored response id: OpenAI's 404 has ``code: null``."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.code = None
+
+
+class Conflict(InvalidRequest):
+    status = 409
+    default_code = "conflict"
+
+
+class UnsupportedMediaType(InvalidRequest):
+    status = 415
+    default_code = "unsupported_media_type"
 
 
 class MethodNotAllowed(InvalidRequest):

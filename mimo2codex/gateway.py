@@ -9,16 +9,19 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from mimo2codex.compactor import SummaryCache
 from mimo2codex.protocol.notes import Note
 from mimo2codex.redaction import redact
 from mimo2codex.request_log import RecordHook, RequestRecord
 from mimo2codex.retry import RetryPolicy, open_with_retries
 from mimo2codex.routing import Route, Router
 from mimo2codex.settings import Settings
+from mimo2codex.store.base import Store
 from mimo2codex.upstream import Transport, UpstreamRequest, UpstreamResponse
+from mimo2codex.vision.bridge import VisionBridge
 
 log = logging.getLogger("mimo2codex")
 
@@ -32,14 +35,28 @@ class Gateway:
     router: Router
     transport: Transport
     hooks: list[RecordHook] = field(default_factory=list)
+    #: the request log and shared tables (mimo2codex.store); ``emit`` only enqueues into it
+    store: Store | None = None
     #: (code, subject) of warnings already logged: "warned once per process"
     _warned: set[tuple[str, str]] = field(default_factory=set)
+    #: auto-compaction summaries by the messages they replace (compactor.py)
+    summaries: SummaryCache = field(default_factory=SummaryCache)
     retry_policy: RetryPolicy = field(init=False)
+    #: reads images for text-only models (mimo2codex.vision); ``vision.choice`` is the live setting
+    vision: VisionBridge = field(init=False)
     _secrets: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
         self.retry_policy = RetryPolicy(max_retries=self.settings.max_retries)
+        self.vision = VisionBridge(self.settings)
         self._secrets = tuple(p.api_key.reveal() for p in self.settings.providers if p.api_key)
+
+    def reconfigure(self, settings: Settings, router: Router) -> None:
+        """Swap in live-edited settings and routes (admin/runtime.py): one step on the event loop, so a
+        request sees either the old pair or the new one; requests in flight keep what they took."""
+        self.settings, self.router = settings, router
+        self.vision.follow(settings)
+        self._secrets = tuple(p.api_key.reveal() for p in settings.providers if p.api_key)
 
     async def open_upstream(self, request: UpstreamRequest, record: RequestRecord) -> UpstreamResponse:
         """Open an upstream request with the configured retries, counting attempts in ``record``."""
@@ -47,7 +64,10 @@ class Gateway:
         def count(attempt: int) -> None:
             record.upstream_attempts = attempt
 
-        return await open_with_retries(self.transport, request, self.retry_policy, on_attempt=count)
+        response = await open_with_retries(self.transport, request, self.retry_policy, on_attempt=count)
+        record.upstream_status = response.status
+        record.upstream_request_id = upstream_request_id(response.headers)
+        return response
 
     def dump(self, request_id: str, label: str, payload: bytes) -> None:
         """``--verbose``: log a body, secrets redacted (keys can hide in any field a client sends)."""
@@ -79,6 +99,20 @@ class Gateway:
                 hook(record)
             except Exception:  # a broken subscriber must never break the request path
                 log.exception("request-log subscriber %r failed", hook)
+        if self.store is not None:
+            self.store.submit(record)  # a put_nowait: never blocks, never raises
+
+
+#: where vendors put their own id of a request (the one their support asks for)
+_UPSTREAM_ID_HEADERS = ("x-request-id", "request-id", "x-amzn-requestid", "x-ds-trace-id", "trace-id", "x-trace-id")
+
+
+def upstream_request_id(headers: Mapping[str, str]) -> str | None:
+    for name in _UPSTREAM_ID_HEADERS:
+        value = headers.get(name)
+        if value:
+            return value[:200]
+    return None
 
 
 def new_id(prefix: str) -> str:

@@ -40,6 +40,22 @@ class RequestRecord:
     #: what features did to this request, for the log's ``notes`` column: e.g. ``{"vision": [...]}``
     #: (images bridged), ``{"compacted": {...}}`` (auto-compaction). Plain JSON values only.
     notes: dict[str, Any] = field(default_factory=dict)
+    # -- for the stored log (mimo2codex.store): plain values and references, nothing serialized here
+    #: the upstream's own HTTP status and request id (x-request-id and the like)
+    upstream_status: int | None = None
+    upstream_request_id: str | None = None
+    #: the model the client asked for when routing replaced it, and why (never an error code)
+    rewritten_from: str | None = None
+    rewrite_reason: str | None = None
+    bytes_in: int = 0
+    bytes_out: int = 0
+    user_agent: str = ""
+    #: which inbound token authenticated the request: a label ("token#1"), never the token
+    client_token: str | None = None
+    #: references kept only when the capture policy may store bodies (raw request bytes; the final
+    #: response object, raw response bytes or streamed text); the store's writer serializes them
+    request_body: Any = None
+    response_body: Any = None
 
 
 RecordHook = Callable[[RequestRecord], None]

@@ -21,11 +21,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive
 
+from mimo2codex import compactor, stored_responses
 from mimo2codex.errors import GatewayError, InvalidRequest, UpstreamUnavailable
 from mimo2codex.gateway import Gateway, new_id, route_headers
 from mimo2codex.http_body import json_response, read_json_object
 from mimo2codex.protocol.context import ResponseContext, echo_fields
-from mimo2codex.protocol.failure import classify_upstream_failure, to_error
+from mimo2codex.protocol.failure import classify_upstream_failure, is_error_body, to_error
 from mimo2codex.protocol.request import responses_to_chat
 from mimo2codex.protocol.response import chat_to_response, synthetic_events, synthetic_response
 from mimo2codex.protocol.sse import KEEPALIVE, SSEDecoder, SSEEvent, encode_event, encode_events
@@ -34,6 +35,7 @@ from mimo2codex.providers.base import WireApi
 from mimo2codex.redaction import redact
 from mimo2codex.request_log import RequestRecord
 from mimo2codex.routing import Route
+from mimo2codex.store import observe
 from mimo2codex.streaming import EventStreamResponse, client_gone
 from mimo2codex.upstream import UpstreamRequest, UpstreamResponse
 
@@ -76,6 +78,18 @@ def _explained(error: GatewayError, route: Route) -> GatewayError:
     return error
 
 
+def json_answer_failure(raw: bytes, route: Route) -> GatewayError | None:
+    """The error a streaming request was answered with as one plain JSON document instead of SSE
+    (LM Studio's context overflow comes as HTTP 200 ``{"error": "..."}``); None when it is no error."""
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    if not is_error_body(body):
+        return None
+    return _explained(to_error(classify_upstream_failure(0, body), route.provider.id), route)
+
+
 def garbage_error(route: Route, detail: str) -> UpstreamUnavailable:
     return UpstreamUnavailable(
         f"upstream '{route.provider.id}' sent an invalid response: {detail}", provider=route.provider.id
@@ -91,6 +105,7 @@ async def create_response(request: Request) -> Response:
     if not isinstance(model, str):
         raise InvalidRequest("model must be a string", param="model")
     record = RequestRecord(new_id("req"), "/v1/responses", started, stream, client_model=model)
+    observe.begin(gateway, request, record)
     ctx = ResponseContext(
         response_id=new_id("resp"),
         created_at=int(started),
@@ -98,6 +113,8 @@ async def create_response(request: Request) -> Response:
         echo=echo_fields(body),
         expose_reasoning=gateway.settings.expose_reasoning,
     )
+    # store / previous_response_id (stored_responses.py); None for Codex (store: false)
+    conversation = await stored_responses.prepare(gateway, body, ctx)
 
     if is_probe(body):
         record.outcome = "probe"
@@ -108,29 +125,37 @@ async def create_response(request: Request) -> Response:
 
     route = gateway.router.route(model)
     gateway.report_route(route)
-    record.provider, record.upstream_model = route.provider.id, route.upstream_model
+    observe.note_route(record, route)
     headers = route_headers(route)
 
     if route.provider.wire_api is WireApi.RESPONSES:
-        return await _passthrough(gateway, route, body, record, headers)
+        passed = await _passthrough(gateway, route, body, record, headers)
+        return await stored_responses.keep(gateway, conversation, passed)
 
     profile = route.provider.profile(route.upstream_model)
+    # Images for a model that cannot see them become text first (mimo2codex.vision); never raises.
+    body = await gateway.vision.bridge(gateway, route.provider, profile, body, record)
     try:
         chat = responses_to_chat(body, profile)
     except GatewayError as exc:
         record.status, record.outcome, record.error_code = exc.status_code, "error", exc.code
+        observe.failed(gateway, record, exc)
         gateway.emit(record)
         raise
     gateway.report_notes(chat.notes, record.request_id)
     ctx.tool_map = chat.tool_map
     ctx.think_tags = profile.think_tags
     chat.body["stream"] = stream
+    if gateway.settings.auto_compact:  # opt-in: summarise the oldest turns past the model's window
+        await compactor.compact(gateway, route, profile, chat.body, record)
     upstream_request = UpstreamRequest(route.provider, "/chat/completions", orjson.dumps(chat.body), stream)
     gateway.dump(record.request_id, "translated upstream request", upstream_request.body)
 
     if not stream:
-        return await _complete(gateway, route, upstream_request, ctx, record, headers)
-    return await _stream(gateway, route, upstream_request, ctx, record, headers, request.receive)
+        reply = await _complete(gateway, route, upstream_request, ctx, record, headers)
+    else:
+        reply = await _stream(gateway, route, upstream_request, ctx, record, headers, request.receive)
+    return await stored_responses.keep(gateway, conversation, reply)
 
 
 async def _once(data: bytes) -> AsyncGenerator[bytes, None]:
@@ -156,26 +181,31 @@ async def _complete(
             raise garbage_error(route, f"a body that is not JSON ({raw[:120]!r})") from None
         if not isinstance(chat, dict):
             raise garbage_error(route, "a JSON body that is not an object")
-        if chat.get("error"):
+        if is_error_body(chat):
             # Some vendors answer 200 with an error body.
             # 0: an error inside a 200 answer; the body alone says what it is (a rate limit stays a 429).
             failure = classify_upstream_failure(
                 0, chat, retry_after=upstream.headers.get("retry-after"), now=time.time()
             )
             raise _explained(to_error(failure, route.provider.id), route)
+        compactor.add_notice(chat, record)
         response = chat_to_response(chat, ctx)
     except GatewayError as exc:
         record.status, record.outcome = exc.status_code, "error"
         record.error_code, record.error_message = exc.code, exc.message
+        observe.failed(gateway, record, exc)
         gateway.emit(record)
         raise
     record.outcome = str(response.get("status", "completed"))
     record.usage = response.get("usage")
+    record.finish_reason = observe.chat_finish_reason(chat)
     record.tool_calls = [
         str(item.get("name")) for item in response["output"] if item.get("type") != "message" and "name" in item
     ]
+    reply = json_response(response, headers=headers)
+    observe.answered(gateway, record, reply.body, response)
     gateway.emit(record)
-    return json_response(response, headers=headers)
+    return reply
 
 
 async def _stream(
@@ -214,6 +244,7 @@ async def _stream(
             await asyncio.wait({leaving})
             record.status, record.outcome = exc.status_code, "error"
             record.error_code, record.error_message = exc.code, exc.message
+            observe.failed(gateway, record, exc)
             gateway.emit(record)
             raise
 
@@ -225,6 +256,8 @@ async def _stream(
         finished = False
         try:
             yield encode_events(translator.start())
+            if compacted := compactor.notice_chunk(record):  # the user sees the context was compacted
+                yield encode_events(translator.feed(compacted))
             while not opening.done():  # the upstream is still slower than the status grace
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(asyncio.shield(opening), tick)
@@ -235,6 +268,7 @@ async def _stream(
                 raise await upstream_failure(upstream, route)
             decoder = SSEDecoder()
             saw_done = False
+            undecoded = bytearray()  # the body while no SSE event came out of it (see json_answer_failure)
             secret = route.provider.api_key.reveal() if route.provider.api_key else ""
 
             def translate(events: list[SSEEvent]) -> list[dict[str, Any]]:
@@ -261,7 +295,10 @@ async def _stream(
                 if piece is None:
                     yield KEEPALIVE
                     continue
-                out = translate(decoder.feed(piece))
+                decoded = decoder.feed(piece)
+                if not decoded and len(undecoded) < 65536 and record.first_event_ms is None:
+                    undecoded += piece
+                out = translate(decoded)
                 if out:
                     if record.first_event_ms is None:
                         record.first_event_ms = (time.time() - record.started_at) * 1000
@@ -274,8 +311,11 @@ async def _stream(
                 if out:
                     yield encode_events(out)
             if translator.status is None and not saw_done and translator.finish_reason is None:
-                raise garbage_error(route, "the stream ended before the model finished (no finish_reason, no [DONE])")
+                raise json_answer_failure(bytes(undecoded), route) or garbage_error(
+                    route, "the stream ended before the model finished (no finish_reason, no [DONE])"
+                )
             finished = True
+            observe.first_output(record)  # when only buffered tool calls came, the first output is now
             yield encode_events(translator.finish())
         except GatewayError as exc:
             record.error_code, record.error_message = exc.failed_code(), exc.message
@@ -302,7 +342,13 @@ async def _stream(
     def farewell() -> bytes:
         return encode_events(translator.fail(SHUTDOWN_CODE, SHUTDOWN_MESSAGE))
 
-    return EventStreamResponse(body(), headers=headers, on_disconnect=on_disconnect, farewell=farewell, watcher=leaving)
+    return EventStreamResponse(
+        observe.metered(gateway, record, body()),
+        headers=headers,
+        on_disconnect=on_disconnect,
+        farewell=farewell,
+        watcher=leaving,
+    )
 
 
 async def _abandon(opening: asyncio.Future[UpstreamResponse]) -> None:
@@ -350,6 +396,7 @@ async def _passthrough(
             exc.code,
             exc.message,
         )
+        observe.failed(gateway, record, exc)
         gateway.emit(record)
         raise
     if not record.stream:
@@ -359,6 +406,8 @@ async def _passthrough(
             parsed = orjson.loads(raw)
             record.usage = parsed.get("usage")
             record.outcome = str(parsed.get("status", "completed"))
+            record.finish_reason = observe.responses_finish_reason(parsed)
+        observe.answered(gateway, record, raw)
         gateway.emit(record)
         return Response(raw, media_type="application/json", headers=headers)
 
@@ -395,7 +444,9 @@ async def _passthrough(
             upstream.close()
             gateway.emit(record)
 
-    return EventStreamResponse(relay(), headers=headers)
+    return EventStreamResponse(
+        observe.metered(gateway, record, relay()), headers=headers, on_disconnect=observe.on_disconnect(record)
+    )
 
 
 def _observe_responses_event(data: str, record: RequestRecord) -> None:
@@ -409,6 +460,12 @@ def _observe_responses_event(data: str, record: RequestRecord) -> None:
             response = event.get("response") or {}
             record.outcome = kind.removeprefix("response.")
             record.usage = response.get("usage")
+            record.finish_reason = observe.responses_finish_reason(response)
+            if kind == "response.failed" and isinstance(response.get("error"), dict):
+                record.error_code = response["error"].get("code") or "response_failed"
+                record.error_message = response["error"].get("message")
+        elif kind.endswith(".delta"):
+            observe.first_output(record)
         elif kind == "response.output_item.done":
             item = event.get("item") or {}
             if "name" in item:

@@ -8,11 +8,13 @@ Nothing happens at import time; resources live exactly as long as the app's life
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import dataclasses
 import gc
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from starlette.applications import Starlette
@@ -20,19 +22,23 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
-from mimo2codex import __version__
+from mimo2codex import __version__, stored_responses
+from mimo2codex.admin.console import AdminConsole
+from mimo2codex.admin.console import guard as admin_guard
 from mimo2codex.auth import BearerAuthMiddleware
 from mimo2codex.catalog import CATALOG_PATH, codex_models
 from mimo2codex.chat_api import chat_completions
-from mimo2codex.errors import GatewayError, MethodNotAllowed, NotFound, UpstreamError
+from mimo2codex.errors import GatewayError, MethodNotAllowed, NotFound, PayloadTooLarge, UpstreamError
 from mimo2codex.gateway import Gateway
 from mimo2codex.heap import heap_trimmer
-from mimo2codex.http_body import json_response
+from mimo2codex.http_body import RefusalResponse, json_response
+from mimo2codex.metrics import Metrics, StreamsInFlight
 from mimo2codex.request_log import RecordHook, log_record
 from mimo2codex.responses_api import create_response
 from mimo2codex.settings import Settings
+from mimo2codex.store import Store, open_store
 from mimo2codex.upstream import AiohttpTransport, Timeouts, Transport
 
 log = logging.getLogger("mimo2codex")
@@ -82,6 +88,7 @@ async def status(request: Request) -> Response:
                 }
                 for p in gateway.router.providers
             ],
+            "store": _store_state(gateway),
             "endpoints": [
                 "POST /v1/responses",
                 "POST /v1/chat/completions",
@@ -92,6 +99,10 @@ async def status(request: Request) -> Response:
     )
 
 
+def _store_state(gateway: Gateway) -> dict[str, Any] | None:
+    return None if gateway.store is None else dataclasses.asdict(gateway.store.state())
+
+
 def _error_response(exc: GatewayError) -> Response:
     return json_response(exc.to_body(), status=exc.status_code, headers=exc.headers())
 
@@ -100,6 +111,8 @@ async def _handle_gateway_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, GatewayError)
     if isinstance(exc, UpstreamError):
         log.warning("%s %s -> %d %s", request.method, request.url.path, exc.status_code, exc.message)
+    if isinstance(exc, PayloadTooLarge):
+        return RefusalResponse(exc)  # drains the rest of the upload so the client reads the 413
     return _error_response(exc)
 
 
@@ -139,9 +152,16 @@ def create_app(
     settings: Settings,
     *,
     transport: Transport | None = None,
+    store: Store | None = None,
     record_hooks: Sequence[RecordHook] = (log_record,),
+    env: Mapping[str, str] | None = None,
 ) -> Starlette:
-    """Build the gateway app. ``transport`` is the upstream seam (default: pooled aiohttp clients)."""
+    """Build the gateway app. ``transport`` is the upstream seam (default: pooled aiohttp clients);
+    ``store`` the request log's (default: opened from the settings, flushed and closed at shutdown;
+    a store passed in is opened and closed by its owner). ``env`` is what a live reload of the
+    configuration reads (the admin console; default: the process environment)."""
+
+    metrics = Metrics()  # GET /metrics (Prometheus), fed by a record hook and the in-flight middleware
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -150,28 +170,44 @@ def create_app(
             Timeouts(settings.connect_timeout, settings.first_byte_timeout, settings.idle_timeout),
             trust_env=settings.use_proxy,
         )
-        app.state.gateway = Gateway(settings, settings.router(), active, list(record_hooks))
+        log_store = store or open_store(settings)
+        if store is None:
+            await asyncio.to_thread(log_store.open)  # migrations (a Node database's import) off the loop
+        metrics.store = log_store
+        app.state.gateway = Gateway(settings, settings.router(), active, [*record_hooks, metrics.observe], log_store)
         app.state.started_at = time.time()
         try:
-            async with heap_trimmer():
+            admin_part = console.running(app.state.gateway) if console else contextlib.nullcontext()
+            async with heap_trimmer(), admin_part:
                 yield
         finally:
             if owned:
                 await active.aclose()
+            if store is None:
+                await asyncio.to_thread(log_store.close)
 
-    routes = []
+    routes: list[BaseRoute] = []
     for prefix in ("/v1", ""):
         # Both with and without /v1: users paste base URLs either way.
         routes += [
             Route(f"{prefix}/responses", create_response, methods=["POST"]),
             Route(f"{prefix}/chat/completions", chat_completions, methods=["POST"]),
             Route(f"{prefix}/models", list_models, methods=["GET"]),
+            *stored_responses.routes(prefix),  # GET / DELETE /responses/{id}, .../input_items
         ]
     routes += [Route("/healthz", healthz, methods=["GET"]), Route("/", status, methods=["GET"])]
     routes.append(Route(CATALOG_PATH, codex_models, methods=["GET"]))  # model_catalog_url (catalog.py)
+    routes.append(Route("/metrics", metrics.endpoint, methods=["GET"]))
+    console = AdminConsole(settings, env=env) if settings.admin else None
+    if console is not None:
+        routes += console.routes()  # /admin/ pages and /admin/api (mimo2codex.admin)
     # Tokens, when configured, guard every route but /healthz, on loopback too: a user who set
     # them expects them to be required.
-    middleware = [Middleware(BearerAuthMiddleware, tokens=settings.auth_tokens)] if settings.auth_tokens else []
+    # The browser guard first (Host check against DNS rebinding, JSON-only bodies: admin/security.py).
+    middleware = [admin_guard(settings, console)]
+    if settings.auth_tokens:  # the admin checks its own token (admin/security.py)
+        middleware.append(Middleware(BearerAuthMiddleware, tokens=settings.auth_tokens, open_prefixes=("/admin",)))
+    middleware.append(Middleware(StreamsInFlight, metrics=metrics))
     return Starlette(
         routes=routes,
         middleware=middleware,

@@ -27,6 +27,9 @@ from mimo2codex.providers.base import Provider, ProviderContext, ProviderSource
 from mimo2codex.providers.config_file import PROVIDERS_FILE_ENV, locate
 from mimo2codex.routing import Router
 from mimo2codex.secret import Secret
+from mimo2codex.store.capture import DEFAULT_MAX_BYTES as DEFAULT_BODY_MAX
+from mimo2codex.store.capture import BodyMode, parse_body_mode
+from mimo2codex.vision.backend import check_vision_model, parse_vision_model
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -113,6 +116,14 @@ def parse_text(value: str) -> str:
 
 def parse_secret(value: str) -> Secret:
     return Secret(parse_text(value))
+
+
+def parse_database_url(value: str) -> Secret:
+    """``postgresql://user:password@host/db`` or ``sqlite:///path``: a Secret, it can hold a password."""
+    url = parse_text(value)
+    if not url.startswith(("postgres://", "postgresql://", "sqlite:///")):
+        raise ValueError("must start with postgresql:// (or sqlite:/// and a path)")
+    return Secret(url)
 
 
 def parse_tokens(value: str) -> tuple[Secret, ...]:
@@ -205,6 +216,32 @@ OPTIONS: tuple[Option, ...] = (
         switch=True,
     ),
     Option(
+        "auto_compact",
+        "MIMO2CODEX_AUTO_COMPACT",
+        "--auto-compact",
+        parse_bool,
+        "when a request would overflow the model's context window, summarise its oldest turns with the "
+        "same model first",
+        switch=True,
+    ),
+    Option(
+        "stored_response_days",
+        "MIMO2CODEX_STORED_RESPONSE_DAYS",
+        "--stored-response-days",
+        parse_count,
+        "days a response created with store: true stays retrievable (0: until deleted)",
+        metavar="DAYS",
+    ),
+    Option(
+        "vision_model",
+        "MIMO2CODEX_VISION_MODEL",
+        "--vision-model",
+        parse_vision_model,
+        "vision model that reads images for text-only models, as PROVIDER/MODEL, or off (default: the "
+        "routed provider's own vision model, e.g. mimo-v2.5 for MiMo; DeepSeek has none)",
+        metavar="PROVIDER/MODEL",
+    ),
+    Option(
         "admin",
         "MIMO2CODEX_NO_ADMIN",
         "--no-admin",
@@ -212,6 +249,14 @@ OPTIONS: tuple[Option, ...] = (
         "disable the admin pages",
         switch=False,
         env_inverted=True,
+    ),
+    Option(
+        "admin_token",
+        "MIMO2CODEX_ADMIN_TOKEN",
+        "--admin-token",
+        parse_secret,
+        "token the admin API requires (default: the inbound tokens); required to use the admin beyond loopback",
+        metavar="TOKEN",
     ),
     Option(
         "verbose",
@@ -311,6 +356,56 @@ OPTIONS: tuple[Option, ...] = (
         "worker processes sharing the port (one is plenty for a few Codex users; more for a busy team gateway)",
         metavar="N",
     ),
+    Option(
+        "database_url",
+        "MIMO2CODEX_DATABASE_URL",
+        "--database-url",
+        parse_database_url,
+        "request log and shared tables on PostgreSQL (postgresql://user:password@host/db); unset: SQLite "
+        "at <data dir>/data.db",
+        metavar="URL",
+    ),
+    Option(
+        "request_log",
+        "MIMO2CODEX_NO_REQUEST_LOG",
+        "--no-request-log",
+        parse_bool,
+        "do not record requests in the database",
+        switch=False,
+        env_inverted=True,
+    ),
+    Option(
+        "log_bodies",
+        "MIMO2CODEX_LOG_BODIES",
+        "--log-bodies",
+        parse_body_mode,
+        "request/response bodies kept in the request log: off, errors-only or full (redacted, capped)",
+        metavar="MODE",
+    ),
+    Option(
+        "log_body_max",
+        "MIMO2CODEX_LOG_BODY_MAX",
+        "--log-body-max",
+        parse_size,
+        "largest body kept per request-log row (e.g. 256K); longer ones are cut and marked",
+        metavar="SIZE",
+    ),
+    Option(
+        "log_retention_days",
+        "MIMO2CODEX_LOG_RETENTION_DAYS",
+        "--log-retention-days",
+        parse_count,
+        "days request-log rows are kept (0: forever); hourly totals stay",
+        metavar="DAYS",
+    ),
+    Option(
+        "log_max_mb",
+        "MIMO2CODEX_LOG_MAX_MB",
+        "--log-max-mb",
+        parse_count,
+        "size cap of the request log in MB, oldest rows deleted first (0: no cap)",
+        metavar="MB",
+    ),
 )
 
 #: loader inputs that are not Settings fields (they end up inside the providers)
@@ -345,9 +440,25 @@ class Settings:
     thinking: bool = True
     #: forward Codex's web_search tool to vendors with their own (opt-in: it can cost money)
     web_search: bool = False
+    #: summarise the oldest turns when a request would overflow the routed model's window (opt-in)
+    auto_compact: bool = False
+    #: how long ``store: true`` responses are kept for ``previous_response_id`` and GET (0: forever)
+    stored_response_days: int = 30
+    #: ``--vision-model``: "provider/model", "off", or None (each provider's own vision model); read at
+    #: request time from ``gateway.vision.choice``, which starts with this value
+    vision_model: str | None = None
     admin: bool = True
+    #: what the admin API requires as a bearer token; None: the inbound tokens (admin/security.py)
+    admin_token: Secret | None = None
     auth_tokens: tuple[Secret, ...] = ()
     insecure_no_auth: bool = False
+    #: request log (mimo2codex.store): PostgreSQL URL (None: SQLite at <data dir>/data.db)
+    database_url: Secret | None = None
+    request_log: bool = True
+    log_bodies: BodyMode = "errors-only"
+    log_body_max: int = DEFAULT_BODY_MAX
+    log_retention_days: int = 30
+    log_max_mb: int = 0
     #: every configured provider, keyed or not, in listing order (built-ins first)
     providers: tuple[Provider, ...] = ()
     default_provider: str = ""
@@ -355,6 +466,9 @@ class Settings:
     providers_file: Path | None = None
     #: problems that did not stop the start (banner, log)
     warnings: tuple[str, ...] = ()
+    #: where each option that was set came from, field -> its env var or flag (the admin's locks,
+    #: and what a live reload keeps: admin/runtime.py)
+    sources: Mapping[str, str] = field(default_factory=dict)
 
     def router(self) -> Router:
         by_id = {p.id: p for p in self.providers}
@@ -471,10 +585,12 @@ def load_settings(
     if serving and not default.api_key:
         raise _missing_key(default, providers)
 
+    warnings += check_vision_model(values.get("vision_model"), providers, sources.get("vision_model", ""))
     values["providers"] = tuple(providers)
     values["default_provider"] = default.id
     values["providers_file"] = providers_file
     values["warnings"] = tuple(dict.fromkeys(warnings))
+    values["sources"] = dict(sources)
     settings = Settings(**values)
     if serving:
         check_bind(settings.host, settings.auth_tokens, settings.insecure_no_auth)
@@ -510,8 +626,14 @@ def _default_text(option: Option) -> str:
         return "`~/.mimo2codex`"
     if option.field == "max_body_bytes":
         return f"`{value >> 20}M`"
-    if option.field == "auth_tokens":
+    if option.field in ("auth_tokens", "admin_token"):
         return "none"
+    if option.field == "vision_model":
+        return "the provider's own"
+    if option.field == "database_url":
+        return "SQLite `<data dir>/data.db`"
+    if option.field == "log_body_max":
+        return f"`{value >> 10}K`"
     return f"`{value:g}`" if isinstance(value, float) else f"`{value}`"
 
 

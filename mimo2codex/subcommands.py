@@ -34,6 +34,8 @@ class Subcommand:
 #: import paths of the areas' subcommands, in ``--help`` order
 SUBCOMMANDS: tuple[str, ...] = (
     "mimo2codex.codex_setup:CODEX",
+    "mimo2codex.skills.commands:COMMANDS",
+    "mimo2codex.store.commands:COMMANDS",
 )
 
 

@@ -11,6 +11,7 @@ import pytest
 from mimo2codex.settings import Settings
 from tests.fakes.strict_upstream import Script, StrictUpstream, VendorRules
 from tests.live import LiveGateway
+from tests.postgres_server import postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 StartUpstream = Callable[..., StrictUpstream]
 StartGateway = Callable[..., LiveGateway]

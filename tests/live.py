@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import Coroutine, Iterator, Sequence
+from collections.abc import Coroutine, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import uvicorn
@@ -25,6 +25,7 @@ import uvicorn
 from mimo2codex.request_log import RecordHook, RequestRecord
 from mimo2codex.server import create_app
 from mimo2codex.settings import Settings, load_settings
+from mimo2codex.store import Store
 from mimo2codex.upstream import Transport
 from tests.fakes.strict_upstream import StrictUpstream
 
@@ -61,10 +62,14 @@ class LiveGateway:
         transport: Transport | None = None,
         record_hooks: Sequence[RecordHook] = (),
         graceful_shutdown: float = 5.0,
+        store: Store | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.records: list[RequestRecord] = []
         self._records_changed = threading.Condition()
-        app = create_app(settings, transport=transport, record_hooks=[self._record, *record_hooks])
+        app = create_app(
+            settings, transport=transport, store=store, env=env, record_hooks=[self._record, *record_hooks]
+        )
         config = uvicorn.Config(
             app,
             host="127.0.0.1",

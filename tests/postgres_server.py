@@ -168,9 +168,7 @@ class PostgresServer:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
 
     def psql(self, sql: str, database: str = "postgres") -> str:
-        result = self._run(
-            "psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", self.url(database), "-c", sql
-        )
+        result = self._run("psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", self.url(database), "-c", sql)
         return result.stdout
 
     def create_database(self, name: str) -> str:

@@ -76,7 +76,7 @@ def test_only_providers_with_a_key_and_the_chosen_one(tmp_path: Path) -> None:
 
 def test_served_for_model_catalog_url(tmp_path: Path) -> None:
     app = create_app(settings(tmp_path, MIMO_API_KEY="k"))
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://127.0.0.1:8788") as client:
         response = client.get(CATALOG_PATH, params={"client_version": "0.169.0"})
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"

@@ -147,7 +147,7 @@ def test_missing_providers_file_from_the_flag() -> None:
         ({"models": [{"id": "a"}, {"id": "b", "aliases": ["a"]}]}, 'field models[1].aliases: model id "a" is already declared by models[0].id'),
         ({"models": [{"id": "a", "aliases": [""]}]}, "field models[0].aliases[0]: must be a non-empty string, got the string \"\""),
         ({"features": {"maxTokensField": "max_new_tokens"}}, 'field features.maxTokensField: must be one of "max_tokens", "max_completion_tokens", got "max_new_tokens"'),
-        ({"features": {"reasoningReplay": "always"}}, 'field features.reasoningReplay: must be one of "strip", "keep", "required", got "always"'),
+        ({"features": {"reasoningReplay": "always"}}, 'field features.reasoningReplay: must be one of "strip", "keep", "required", "inline", got "always"'),
         ({"features": {"webSearch": 1}}, "field features.webSearch: must be true or false, got the number 1"),
         ({"features": []}, "field features: must be an object, got an array"),
     ],

@@ -30,7 +30,7 @@ def test_tokens_guard_every_route_but_health() -> None:
             "MIMO2CODEX_AUTH_TOKENS": "tok-a,tok-b",
         }
     )
-    with TestClient(create_app(settings, record_hooks=())) as client:
+    with TestClient(create_app(settings, record_hooks=()), base_url="http://127.0.0.1:8788") as client:
         assert client.get("/v1/models").status_code == 401
         assert client.get("/v1/models", headers={"Authorization": "Bearer nope"}).status_code == 401
         assert client.post("/v1/responses", json={"input": []}).status_code == 401

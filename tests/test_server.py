@@ -45,7 +45,7 @@ class Harness:
         self.transport = ScriptedTransport()
         self.records: list[RequestRecord] = []
         self.app = create_app(settings, transport=self.transport, record_hooks=[self.records.append])
-        self.client = TestClient(self.app, raise_server_exceptions=False)
+        self.client = TestClient(self.app, base_url="http://127.0.0.1:8788", raise_server_exceptions=False)
 
     def sse(self, body: dict[str, Any]) -> tuple[int, list[dict[str, Any]], dict[str, str]]:
         response = self.client.post("/v1/responses", json=body)

@@ -32,6 +32,8 @@ from mimo2codex.errors import (
 
 #: Delay suggested for a 429 that names none (Codex gives up on a 429 without Retry-After).
 DEFAULT_RETRY_AFTER = 5.0
+#: What a user can do about a context overflow: Codex does not compact on its own after this error.
+COMPACT_ADVICE = "Run /compact in Codex to summarise the conversation, or start a new session with /new."
 _MAX_MESSAGE = 500
 
 
@@ -94,6 +96,10 @@ _CONTEXT_PATTERNS = re.compile(
             r"tokens \+ `?max_new_tokens`? must be <=",  # TGI
             r"too many (?:input )?tokens",
             r"上下文长度|超过最大长度|prompt ?超长|输入超长|输入长度超",  # GLM 1261, Chinese vendors
+            r"prompt exceeds max length",  # GLM (code 1261)
+            r"must be less than max_seq_len",  # SiliconFlow (code 20015)
+            r"when context the overflows|context length of only|reached context length of",  # LM Studio
+            r"^token limit 1039$",  # MiniMax base_resp {"status_code": 1039, "status_msg": "token limit"}
         )
     )
 )
@@ -161,6 +167,20 @@ def classify_upstream_failure(
     return failure(FailureKind.UNAVAILABLE)
 
 
+def is_error_body(body: object) -> bool:
+    """True for a JSON answer (or stream chunk) that reports an error instead of a completion:
+    ``{"error": ...}``, vLLM's ``{"object": "error"}``, SiliconFlow's bare ``{"code": 20015, "message": ...}``
+    (no ``choices``), or MiniMax's non-zero ``base_resp.status_code`` (also inside an HTTP 200 answer)."""
+    if not isinstance(body, dict):
+        return False
+    if body.get("error") or body.get("object") == "error":
+        return True
+    if "choices" not in body and isinstance(body.get("message"), str) and body.get("code") not in (None, 0, 200, "0"):
+        return True
+    base = body.get("base_resp")
+    return isinstance(base, dict) and base.get("status_code") not in (None, 0)
+
+
 def to_error(failure: UpstreamFailure, provider: str) -> GatewayError:
     """The gateway exception for ``failure``; its status and code are what Codex should see.
 
@@ -174,7 +194,7 @@ def to_error(failure: UpstreamFailure, provider: str) -> GatewayError:
     code = failure.code
     if failure.kind is FailureKind.CONTEXT_LENGTH:
         return ContextLengthExceeded(
-            f"The conversation no longer fits the context window of {who} ({detail}).",
+            f"The conversation no longer fits the context window of {who} ({detail}). {COMPACT_ADVICE}",
             provider=provider,
             code=code,
             upstream_status=failure.status or None,
@@ -270,7 +290,11 @@ def _extract(body: dict[str, Any] | str) -> tuple[str, str | None, int | None, f
     delay = _finite(str(retry)) if isinstance(retry, int | float) and not isinstance(retry, bool) else None
     if delay is not None and delay < 0:
         delay = None
-    return _shorten(message), _string_code(holder), status, delay
+    code = _string_code(holder)
+    base = body.get("base_resp")
+    if code is None and isinstance(base, dict) and base.get("status_code") not in (None, 0):
+        code = str(base.get("status_code"))  # MiniMax: 1039 token limit, 2013 invalid params, ...
+    return _shorten(message), code, status, delay
 
 
 def _string_code(holder: dict[str, Any]) -> str | None:

@@ -18,6 +18,7 @@ class ReasoningReplay(Enum):
     STRIP = "strip"  # never send it (legacy deepseek-reasoner rejects it)
     KEEP = "keep"  # send it on assistant turns that have it
     REQUIRED = "required"  # send it, and backfill a placeholder on assistant turns that lack it
+    INLINE = "inline"  # send it back inside ``content`` as ``<think>...</think>`` (MiniMax M2)
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,3 +46,41 @@ def item_text(item: dict[str, Any]) -> str:
             if texts:
                 return "\n\n".join(texts) if key == "summary" else "".join(texts)
     return ""
+
+
+def backfill(messages: list[dict[str, Any]], placeholder: str) -> int:
+    """Give ``reasoning_content`` to every assistant message a thinking-mode vendor requires it on.
+
+    DeepSeek's rule (thinking-mode guide, "工具调用"): between two user messages in which the model
+    called tools, *every* assistant message -- the tool-calling ones and the closing answer -- must carry
+    its reasoning in all later requests; where no tool was called it is optional and ignored. History
+    written by a non-thinking model (``deepseek-chat`` before a switch to ``deepseek-v4-pro``) has none,
+    so those messages get ``placeholder``. Blank reasoning counts as missing (vendors reject it alike).
+    Mutates ``messages`` in place; returns how many messages were backfilled.
+    """
+    filled = 0
+    start = 0
+    for end in [*(i for i, m in enumerate(messages) if m.get("role") == "user"), len(messages)]:
+        turn = [m for m in messages[start:end] if m.get("role") == "assistant"]
+        start = end + 1
+        if not any(m.get("tool_calls") for m in turn):
+            continue
+        for message in turn:
+            text = message.get("reasoning_content")
+            if not (isinstance(text, str) and text.strip()):
+                message["reasoning_content"] = placeholder
+                filled += 1
+    return filled
+
+
+def inline_think(messages: list[dict[str, Any]]) -> None:
+    """Move each assistant message's ``reasoning_content`` into its ``content`` as ``<think>...</think>``.
+
+    MiniMax M2 answers with its thinking inside ``content`` and asks for that content back verbatim in
+    multi-turn tool use ("the content field will contain <think> tag content, which must be preserved
+    completely"); the gateway splits the tags into a reasoning item for Codex, so this puts them back.
+    """
+    for message in messages:
+        text = message.pop("reasoning_content", None) if message.get("role") == "assistant" else None
+        if isinstance(text, str) and text.strip():
+            message["content"] = f"<think>\n{text}\n</think>\n\n{message.get('content') or ''}"

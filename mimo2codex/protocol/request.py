@@ -28,7 +28,7 @@ from mimo2codex.protocol.arguments import repair_arguments
 from mimo2codex.protocol.fields import optional_str, required_str
 from mimo2codex.protocol.notes import Note
 from mimo2codex.protocol.profile import ReasoningReplay, UpstreamProfile
-from mimo2codex.protocol.reasoning import item_text, unseal
+from mimo2codex.protocol.reasoning import backfill, inline_think, item_text, unseal
 from mimo2codex.protocol.toolmap import ToolMap
 from mimo2codex.protocol.tools import (
     LOCAL_SHELL_NAME,
@@ -645,9 +645,6 @@ class _History:
             reasoning = "\n\n".join(segment.reasoning)
             if reasoning.strip():  # thinking-mode vendors reject blank reasoning like a missing one
                 message["reasoning_content"] = reasoning
-            elif calls and profile.reasoning_replay is ReasoningReplay.REQUIRED:
-                message["reasoning_content"] = profile.reasoning_backfill
-                backfilled += 1
             if not calls:
                 messages.append(message)
                 continue
@@ -671,6 +668,10 @@ class _History:
                 messages.append({"role": "user", "content": image_parts})
         for call_id, output in self.outputs.items():
             self._drop("tool output", output.where, f"no tool call has call_id {call_id!r}")
+        if profile.reasoning_replay is ReasoningReplay.REQUIRED:
+            backfilled = backfill(messages, profile.reasoning_backfill)
+        elif profile.reasoning_replay is ReasoningReplay.INLINE:
+            inline_think(messages)
         if backfilled:
             self.notes.append(
                 Note(

@@ -26,7 +26,7 @@ import orjson
 
 from mimo2codex.protocol.arguments import parse_object
 from mimo2codex.protocol.context import ResponseContext
-from mimo2codex.protocol.failure import classify_upstream_failure, to_error
+from mimo2codex.protocol.failure import COMPACT_ADVICE, classify_upstream_failure, is_error_body, to_error
 from mimo2codex.protocol.notes import Note
 from mimo2codex.protocol.reasoning import seal
 from mimo2codex.protocol.toolmap import ToolKind
@@ -259,7 +259,7 @@ class StreamTranslator:
         if self._status is not None:
             return []
         events = [] if self._started else self.start()
-        if chunk.get("error") or chunk.get("object") == "error":
+        if is_error_body(chunk):
             if self._finish_reason is not None:
                 self._note("warning", "error_after_finish", "upstream sent an error after its finish_reason")
                 return events
@@ -294,7 +294,8 @@ class StreamTranslator:
             return events + self.fail("server_error", f"The upstream stopped generating (finish_reason {reason!r}).")
         if reason in _CONTEXT_FULL:
             return events + self.fail(
-                "context_length_exceeded", f"The upstream ran out of context window (finish_reason {reason!r})."
+                "context_length_exceeded",
+                f"The upstream ran out of context window (finish_reason {reason!r}). {COMPACT_ADVICE}",
             )
         incomplete = _INCOMPLETE.get(reason) if reason else None
         self._close(events, "incomplete" if incomplete else "completed")

@@ -14,6 +14,7 @@ does not know are ignored with a warning, so files written for the Node tool kee
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -34,12 +35,25 @@ from mimo2codex.providers.generic import (
     build,
     quoted,
 )
+from mimo2codex.providers.presets import PRESETS, Preset, preset_for_url
 
 PROVIDERS_FILE_ENV = "MIMO2CODEX_PROVIDERS_FILE"
 FILE_NAME = "providers.json"
 
 _PROVIDER_FIELDS = frozenset(
-    {"id", "shortcut", "displayName", "baseUrl", "envKey", "defaultModel", "wireApi", "models", "features", "docsUrl"}
+    {
+        "id",
+        "preset",
+        "shortcut",
+        "displayName",
+        "baseUrl",
+        "envKey",
+        "defaultModel",
+        "wireApi",
+        "models",
+        "features",
+        "docsUrl",
+    }
 )
 #: fields of the Node tool that only its admin UI read: accepted without a warning
 _SILENT_FIELDS = frozenset({"selectedModels"})
@@ -224,17 +238,23 @@ def _models(entry: _Entry) -> tuple[ModelInfo, ...]:
     return tuple(models)
 
 
-def _features(entry: _Entry) -> Features:
+def _features(entry: _Entry, features: Features) -> Features:
+    """``features`` (a preset's, or the defaults) with what the entry's ``features`` object sets."""
     raw = entry.typed(entry.raw, "features", "features", dict, "an object")
-    features = Features()
     if not raw:
         return features
     at = "features."
-    features.force_parallel_tool_calls = entry.flag(raw, "forceParallelToolCalls", at + "forceParallelToolCalls")
-    features.web_search = entry.flag(raw, "webSearch", at + "webSearch")
-    features.think_tags = entry.flag(raw, "extractThinkTags", at + "extractThinkTags")
-    features.supports_reasoning_effort = entry.flag(raw, "supportsReasoningEffort", at + "supportsReasoningEffort")
-    features.drop_fields = set(entry.strings(raw, "dropFields", at + "dropFields"))
+    # Only the switches the entry names replace the preset's: the user's word wins, silence keeps the preset.
+    for key, attr in (
+        ("forceParallelToolCalls", "force_parallel_tool_calls"),
+        ("webSearch", "web_search"),
+        ("extractThinkTags", "think_tags"),
+        ("supportsReasoningEffort", "supports_reasoning_effort"),
+    ):
+        if key in raw:
+            setattr(features, attr, entry.flag(raw, key, at + key))
+    if "dropFields" in raw:
+        features.drop_fields = set(entry.strings(raw, "dropFields", at + "dropFields"))
     for switch, request_field in _DROP_SWITCHES.items():
         if entry.flag(raw, switch, at + switch):
             features.drop_fields.add(request_field)
@@ -244,8 +264,11 @@ def _features(entry: _Entry) -> Features:
     replay = entry.text(raw, "reasoningReplay", at + "reasoningReplay")
     if replay:
         features.reasoning_replay = ReasoningReplay(entry.where.choice(at + "reasoningReplay", replay, REPLAYS))
+        if features.thinking_switch is not None:  # the user's rule also holds while thinking is on
+            features.thinking_switch = dataclasses.replace(features.thinking_switch, replay=None)
     extra = entry.typed(raw, "extraBody", at + "extraBody", dict, "an object")
-    features.extra_body = dict(extra or {})
+    if extra is not None:
+        features.extra_body = {**features.extra_body, **extra}
     known = {"forceParallelToolCalls", "webSearch", "extractThinkTags", "supportsReasoningEffort", "dropFields"}
     known |= {"maxTokensField", "reasoningReplay", "extraBody"} | set(_DROP_SWITCHES) | _ALWAYS_ON
     for key in raw:
@@ -274,28 +297,56 @@ def parse_provider(raw: Any, index: int, file: str, ctx: ProviderContext) -> Pro
         raise where.error("id_reserved", "id", value=provider_id)
     shortcut = entry.text(raw, "shortcut", "shortcut") or provider_id
     where.handle("shortcut", shortcut)
-    base_url = where.base_url("baseUrl", entry.text(raw, "baseUrl", "baseUrl", required=True) or "")
-    env_key = where.env_name("envKey", entry.text(raw, "envKey", "envKey", required=True) or "")
-    default_model = entry.text(raw, "defaultModel", "defaultModel", required=True) or ""
+    named = entry.text(raw, "preset", "preset")
+    given_url = entry.text(raw, "baseUrl", "baseUrl", required=named is None)
+    preset = _preset(where, named) if named else preset_for_url(given_url or "")
+    base_url = where.base_url("baseUrl", given_url) if given_url else _preset_value(preset, "base_url")
+    given_key = entry.text(raw, "envKey", "envKey", required=preset is None)
+    env_key = where.env_name("envKey", given_key) if given_key else _preset_value(preset, "env_key")
+    default_model = entry.text(raw, "defaultModel", "defaultModel", required=preset is None) or _preset_value(
+        preset, "default_model"
+    )
     wire = entry.text(raw, "wireApi", "wireApi")
     wire_api = WireApi(where.choice("wireApi", wire, WIRE_APIS)) if wire else WireApi.CHAT
-    models = _models(entry)
+    models = _merged_models(preset, _models(entry))
     if models and not any(default_model == m.id or default_model in m.aliases for m in models):
         ctx.warnings.append(where.warning("default_model_not_in_catalog", "defaultModel", value=default_model))
     return build(
         ctx,
         id=provider_id,
-        display_name=entry.text(raw, "displayName", "displayName") or provider_id,
+        display_name=entry.text(raw, "displayName", "displayName")
+        or (preset.display_name if named and preset else provider_id),
         endpoint=Endpoint(key_envs=(env_key,), base_url_env=base_url_env(env_key), default_base_url=base_url),
         default_model=default_model,
         wire_api=wire_api,
         models=models,
-        features=_features(entry),
+        features=_features(entry, Features.from_preset(preset)),
         shortcut=shortcut,
-        docs_url=entry.text(raw, "docsUrl", "docsUrl"),
+        docs_url=entry.text(raw, "docsUrl", "docsUrl") or (preset.docs_url if preset else None),
         force_default_model=entry.flag(raw, "forceDefaultModel", "forceDefaultModel"),
         source=file,
     )
+
+
+def _preset(where: Where, name: str) -> Preset:
+    preset = PRESETS.get(name.strip().lower())
+    if preset is None:
+        raise where.error("unknown_preset", "preset", value=quoted(name), choices=", ".join(PRESETS))
+    return preset
+
+
+def _preset_value(preset: Preset | None, attr: str) -> str:
+    # Only reached when the entry left the field out, which is an error unless a preset fills it.
+    assert preset is not None
+    return str(getattr(preset, attr))
+
+
+def _merged_models(preset: Preset | None, own: tuple[ModelInfo, ...]) -> tuple[ModelInfo, ...]:
+    """The entry's models, then the preset's models the entry does not redefine (by id or alias)."""
+    if preset is None:
+        return own
+    names = {name for info in own for name in (info.id, *info.aliases)}
+    return own + tuple(info for info in preset.models if info.id not in names)
 
 
 def from_file(ctx: ProviderContext) -> list[Provider]:

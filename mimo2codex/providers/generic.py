@@ -15,8 +15,10 @@ from typing import Any
 from mimo2codex.config_problems import PROBLEMS
 from mimo2codex.errors import ConfigError
 from mimo2codex.protocol.profile import ReasoningReplay
-from mimo2codex.providers.base import ModelInfo, Provider, ProviderContext, Quirks, WireApi
+from mimo2codex.providers.base import ErrorHint, ModelInfo, Provider, ProviderContext, Quirks, WireApi
 from mimo2codex.providers.endpoint import Endpoint, resolve_endpoint
+from mimo2codex.providers.presets import Preset, preset_for_url
+from mimo2codex.providers.thinking import ThinkingQuirks, ThinkingSwitch
 
 GENERIC_ID = "generic"
 #: ids of the built-in providers; a generic provider may not take them
@@ -82,9 +84,34 @@ class Features:
     reasoning_replay: ReasoningReplay = ReasoningReplay.KEEP
     supports_reasoning_effort: bool = False
     extra_body: dict[str, Any] = field(default_factory=dict)
+    #: from a vendor preset: its thinking switch and error hints
+    thinking_switch: ThinkingSwitch | None = None
+    error_hints: tuple[ErrorHint, ...] = ()
 
-    def quirks(self) -> Quirks:
-        return Quirks(
+    @classmethod
+    def from_preset(cls, preset: Preset | None) -> Features:
+        """The features a preset starts an entry from (plain defaults without one)."""
+        if preset is None:
+            return cls()
+        return cls(
+            force_parallel_tool_calls=preset.force_parallel_tool_calls,
+            think_tags=preset.think_tags,
+            drop_fields=set(preset.drop_fields),
+            max_tokens_field=preset.max_tokens_field,
+            reasoning_replay=preset.reasoning_replay,
+            supports_reasoning_effort=preset.supports_reasoning_effort,
+            extra_body=dict(preset.extra_body),
+            thinking_switch=preset.thinking,
+            error_hints=preset.error_hints,
+        )
+
+    def quirks(self, *, thinking: bool = True) -> Quirks:
+        if self.thinking_switch is not None:
+            return ThinkingQuirks(**self._quirk_fields(), switch=self.thinking_switch, thinking=thinking)
+        return Quirks(**self._quirk_fields())
+
+    def _quirk_fields(self) -> dict[str, Any]:
+        return dict(
             max_tokens_field=self.max_tokens_field,
             reasoning_replay=self.reasoning_replay,
             supports_reasoning_effort=self.supports_reasoning_effort,
@@ -93,6 +120,7 @@ class Features:
             drop_fields=frozenset(self.drop_fields),
             extra_body=self.extra_body,
             web_search_tool=WEB_SEARCH_TOOL if self.web_search else None,
+            error_hints=self.error_hints,
         )
 
 
@@ -126,7 +154,7 @@ def build(
         default_model=default_model,
         wire_api=wire_api,
         models=models,
-        quirks=features.quirks(),
+        quirks=features.quirks(thinking=ctx.thinking),
         shortcut=shortcut,
         docs_url=docs_url,
         endpoint=endpoint,
@@ -156,6 +184,7 @@ def from_env(ctx: ProviderContext) -> list[Provider]:
     )
     shortcut = env.get("GENERIC_SHORTCUT", "").strip() or GENERIC_ID
     Where("GENERIC_SHORTCUT", f"'{GENERIC_ID}'").handle("shortcut", shortcut)
+    preset = preset_for_url(base_url)  # a known vendor's host brings its catalog and quirks
     return [
         build(
             ctx,
@@ -164,10 +193,10 @@ def from_env(ctx: ProviderContext) -> list[Provider]:
             endpoint=Endpoint(key_envs=("GENERIC_API_KEY",), base_url_env=None, default_base_url=base_url),
             default_model=default_model,
             wire_api=WireApi(wire),
-            models=(),
-            features=Features(),
+            models=preset.models if preset else (),
+            features=Features.from_preset(preset),
             shortcut=shortcut,
-            docs_url=None,
+            docs_url=preset.docs_url if preset else None,
             force_default_model=False,
             source="GENERIC_* environment variables",
         )

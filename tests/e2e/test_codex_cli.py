@@ -288,7 +288,10 @@ def test_image_to_a_text_only_model_is_replaced_by_a_placeholder(open_session: O
     assert all(isinstance(content, str) for content in user_text), "an image part reached a text-only vendor"
     joined = "\n".join(user_text)
     assert "what is in this picture?" in joined
-    assert f"[image omitted: {model}" in joined
+    # No vision model can read it (the vendor has none, none is configured): the vision bridge saved it
+    # and says where, and which command reads it (tests/e2e/test_codex_vision.py: with one).
+    assert "— not shown: strict vendor has no vision model" in joined
+    assert "To read it, run: mimo2codex ocr " in joined
     assert "data:image" not in session.upstream.chat_requests[0].raw.decode()
 
 

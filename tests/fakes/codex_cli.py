@@ -386,9 +386,11 @@ class CodexCLI:
         images: Sequence[Path] = (),
         resume: str | None = None,
         extra_args: Sequence[str] = (),
+        resume_args: Sequence[str] = (),
     ) -> list[str]:
-        """The command line. ``resume``: a thread id, or "--last". The prompt goes after ``--`` because
-        ``-i`` takes several values and would swallow it."""
+        """The command line. ``resume``: a thread id, or "--last"; ``resume_args`` follow it (``-m model``
+        switches the model of the resumed session). The prompt goes after ``--`` because ``-i`` takes
+        several values and would swallow it."""
         argv = [
             str(self.binary),
             "exec",
@@ -404,12 +406,12 @@ class CodexCLI:
         ]
         for feature in self.config.disabled_features:
             argv += ["--disable", feature]
-        for image in images:
-            argv += ["-i", str(image)]
+        attach = [arg for image in images for arg in ("-i", str(image))]
         argv += list(extra_args)
         if resume is not None:
-            argv += ["resume", resume]
-        argv += ["--", prompt]
+            # `exec -i IMG resume` would read "resume" as a second image: images go to the subcommand.
+            argv += ["resume", resume, *resume_args]
+        argv += [*attach, "--", prompt]
         return argv
 
     @property
@@ -455,9 +457,10 @@ class CodexCLI:
         timeout: float = 120.0,
         extra_args: Sequence[str] = (),
         env: Mapping[str, str] | None = None,
+        resume_args: Sequence[str] = (),
     ) -> CodexResult:
         """Run one turn and wait (blocking). The server Codex talks to must not need this thread."""
-        argv = self.argv(prompt, images=images, resume=resume, extra_args=extra_args)
+        argv = self.argv(prompt, images=images, resume=resume, extra_args=extra_args, resume_args=resume_args)
         self._prepare()
         started = time.monotonic()
         with subprocess.Popen(

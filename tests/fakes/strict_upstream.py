@@ -37,6 +37,7 @@ from aiohttp import web
 
 __all__ = [
     "Exchange",
+    "Overflow",
     "Reply",
     "Script",
     "StrictUpstream",
@@ -91,10 +92,50 @@ _WEB_SEARCH_FIELDS = frozenset({"type", "max_keyword", "force_search", "limit", 
 
 
 @dataclass(frozen=True)
+class Overflow:
+    """How a vendor says the prompt does not fit: the HTTP ``status`` and the JSON ``body`` (``{limit}``
+    and ``{requested}`` in its strings become the numbers). ``in_stream``: a streamed request gets HTTP 200
+    and the body as its only SSE ``data:`` chunk (an error inside the stream) instead."""
+
+    body: Mapping[str, Any]
+    status: int = 400
+    in_stream: bool = False
+
+    def render(self, limit: int, requested: int) -> Any:
+        def fill(value: Any) -> Any:
+            if isinstance(value, str):
+                return value.replace("{limit}", str(limit)).replace("{requested}", str(requested))
+            if isinstance(value, Mapping):
+                return {k: fill(v) for k, v in value.items()}
+            if isinstance(value, list):
+                return [fill(v) for v in value]
+            return value
+
+        return fill(self.body)
+
+
+#: DeepSeek's (and OpenAI's) wording, the default
+DEEPSEEK_OVERFLOW = Overflow(
+    {
+        "error": {
+            "message": "This model's maximum context length is {limit} tokens. However, you requested {requested} "
+            "tokens ({requested} in the messages, 0 in the completion). Please reduce the length of the messages "
+            "or completion.",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": "invalid_request_error",
+        }
+    }
+)
+
+
+@dataclass(frozen=True)
 class VendorRules:
     """What one upstream model accepts. The defaults are a strict generic OpenAI-compatible vendor.
 
-    Presets: :meth:`deepseek_v4`, :meth:`deepseek_r1`, :meth:`mimo`, :meth:`mimo_vision`.
+    Presets: :meth:`deepseek_v4`, :meth:`deepseek_r1`, :meth:`mimo`, :meth:`mimo_vision`, and one per
+    vendor preset of the gateway (:meth:`kimi`, :meth:`glm`, :meth:`qwen`, :meth:`minimax`,
+    :meth:`siliconflow`, :meth:`openrouter`, :meth:`ark`, :meth:`ollama`, :meth:`vllm`, :meth:`lmstudio`).
     Vary one knob with ``dataclasses.replace(VendorRules.mimo(), vision=True)``.
     """
 
@@ -104,9 +145,12 @@ class VendorRules:
     reject_unknown_fields: bool = True
     #: The vendor knows the top-level ``thinking: {"type": "enabled"|"disabled"}`` field (MiMo).
     accepts_thinking: bool = False
-    #: Thinking mode: every assistant message with tool_calls must carry non-empty reasoning_content.
+    #: Thinking mode: between two user messages in which the model called tools, every assistant
+    #: message (the closing answer included) must carry non-blank reasoning_content (DeepSeek's rule).
     #: A request with ``thinking: {"type": "disabled"}`` is exempt.
     thinking_required: bool = False
+    #: Models served without thinking (DeepSeek's ``deepseek-chat``): exempt from ``thinking_required``.
+    non_thinking_models: tuple[str, ...] = ()
     #: Legacy deepseek-reasoner (R1): reasoning_content anywhere in the input is a 400.
     reject_reasoning_content: bool = False
     #: ``content: null`` on an assistant message that has tool_calls is a 400.
@@ -126,7 +170,25 @@ class VendorRules:
     web_search_enabled: bool = False
     #: DeepSeek V4 merge rule: two assistant messages in a row are a 400.
     one_assistant_per_turn: bool = False
-    #: Total characters of message text above this -> 400 with DeepSeek's context-length text.
+    #: Top-level request fields this vendor knows beyond OpenAI's (``enable_thinking``, ``reasoning``...).
+    extra_fields: frozenset[str] = frozenset()
+    #: Vision per model: images are accepted for these models (as for all with ``vision``).
+    vision_models: tuple[str, ...] = ()
+    #: Where thinking mode requires reasoning_content: "turn" (DeepSeek: every assistant message of a turn
+    #: with tool calls) or "tool_calls" (Kimi: each assistant message that has tool calls).
+    reasoning_scope: Literal["turn", "tool_calls"] = "turn"
+    #: The vendor's words for a missing reasoning_content (``{index}``: the message index).
+    reasoning_message: str = "The reasoning_content in the thinking mode must be passed back to the API."
+    #: MiniMax M2: thinking lives in ``content`` as <think>...</think>; a ``reasoning_content`` field in
+    #: the input is not part of its API and would be dropped, so the fake refuses it (the real vendor
+    #: degrades silently instead of failing: the fake makes the loss visible).
+    reasoning_inline: bool = False
+    #: How replies carry reasoning: DeepSeek's ``reasoning_content``, ``reasoning`` (OpenRouter, newer
+    #: vLLM/Ollama), or ``<think>`` tags at the start of ``content`` (MiniMax, servers without a parser).
+    reply_reasoning: Literal["reasoning_content", "reasoning", "think_tags"] = "reasoning_content"
+    #: How a context overflow is answered (None: the prompt is truncated silently, as Ollama does).
+    overflow: Overflow | None = DEEPSEEK_OVERFLOW
+    #: Total characters of message text above this -> the vendor's context-length error.
     context_limit_chars: int | None = None
     #: The token figure quoted in the context-length message.
     context_limit_tokens: int = 131072
@@ -140,6 +202,7 @@ class VendorRules:
         base = cls(
             name="deepseek-v4",
             thinking_required=True,
+            non_thinking_models=("deepseek-chat",),
             one_assistant_per_turn=True,
             max_tokens_field="max_tokens",
             usage_on_finish_chunk=True,
@@ -175,6 +238,176 @@ class VendorRules:
         """A MiMo vision model (``mimo-v2.5`` / omni)."""
         return dataclasses.replace(cls.mimo(name="mimo-vision", vision=True), **changes)
 
+    # -- the vendor presets (mimo2codex/providers/presets; sources in docs/vendors.md) --------------
+
+    @classmethod
+    def kimi(cls, **changes: Any) -> VendorRules:
+        """Moonshot Kimi: K2 thinking models need reasoning_content on each tool-call message."""
+        base = cls(
+            name="kimi",
+            accepts_thinking=True,
+            thinking_required=True,
+            non_thinking_models=("moonshot-v1-8k", "moonshot-v1-32k", "moonshot-v1-128k"),
+            reasoning_scope="tool_calls",
+            reasoning_message="thinking is enabled but reasoning_content is missing in assistant tool call message "
+            "at index {index}",
+            vision_models=("kimi-k2.6", "kimi-k2.5", "kimi-k2.7-code", "moonshot-v1-128k-vision-preview"),
+            max_tokens_field="max_tokens",
+            overflow=Overflow(
+                {
+                    "error": {
+                        "message": "Invalid request: Your request exceeded model token limit: {limit} "
+                        "(requested: {requested})",
+                        "type": "invalid_request_error",
+                    }
+                }
+            ),
+        )
+        return dataclasses.replace(base, **changes)
+
+    @classmethod
+    def glm(cls, **changes: Any) -> VendorRules:
+        """Zhipu GLM: ``thinking`` switch, reasoning optional, overflow code 1261."""
+        base = cls(
+            name="glm",
+            accepts_thinking=True,
+            vision_models=("glm-4.5v",),
+            overflow=Overflow({"error": {"code": "1261", "message": "Prompt exceeds max length"}}),
+        )
+        return dataclasses.replace(base, **changes)
+
+    @classmethod
+    def qwen(cls, **changes: Any) -> VendorRules:
+        """Qwen on DashScope (compatible mode): ``enable_thinking``, overflow "Range of input length"."""
+        base = cls(
+            name="qwen",
+            extra_fields=frozenset({"enable_thinking", "thinking_budget"}),
+            vision_models=("qwen3-vl-plus",),
+            overflow=Overflow(
+                {
+                    "error": {
+                        "code": "invalid_parameter_error",
+                        "message": "<400> InternalError.Algo.InvalidParameter: Range of input length should be "
+                        "[1, {limit}]",
+                        "param": None,
+                        "type": "invalid_request_error",
+                    },
+                    "request_id": "81a373d6-28bd-9968-8335-e22a2127c41b",
+                }
+            ),
+        )
+        return dataclasses.replace(base, **changes)
+
+    @classmethod
+    def minimax(cls, **changes: Any) -> VendorRules:
+        """MiniMax M2: thinking inside content, errors in ``base_resp`` (HTTP 200, or inside the stream)."""
+        base = cls(
+            name="minimax",
+            extra_fields=frozenset({"reasoning_split"}),
+            reasoning_inline=True,
+            reply_reasoning="think_tags",
+            overflow=Overflow(
+                {
+                    "id": "0a1b2c3d",
+                    "choices": None,
+                    "base_resp": {"status_code": 2013, "status_msg": "invalid params, context window exceeds limit"},
+                },
+                status=200,
+                in_stream=True,
+            ),
+        )
+        return dataclasses.replace(base, **changes)
+
+    @classmethod
+    def siliconflow(cls, **changes: Any) -> VendorRules:
+        """SiliconFlow: an aggregator; overflow ``{"code": 20015, ...}`` at the top level."""
+        base = cls(
+            name="siliconflow",
+            vision=True,
+            extra_fields=frozenset({"enable_thinking", "thinking_budget"}),
+            overflow=Overflow(
+                {
+                    "code": 20015,
+                    "message": "length of prompt_tokens ({requested}) must be less than max_seq_len ({limit}).",
+                    "data": None,
+                }
+            ),
+        )
+        return dataclasses.replace(base, **changes)
+
+    @classmethod
+    def openrouter(cls, **changes: Any) -> VendorRules:
+        """OpenRouter: reasoning as ``reasoning``; overflow "This endpoint's maximum context length"."""
+        base = cls(
+            name="openrouter",
+            vision=True,
+            extra_fields=frozenset({"reasoning", "provider", "transforms", "models"}),
+            reply_reasoning="reasoning",
+            overflow=Overflow(
+                {
+                    "error": {
+                        "message": "This endpoint's maximum context length is {limit} tokens. However, you requested "
+                        "about {requested} tokens ({requested} of text input). Please reduce the length of either "
+                        'one, or use the "middle-out" transform to compress your prompt automatically.',
+                        "code": 400,
+                    }
+                }
+            ),
+        )
+        return dataclasses.replace(base, **changes)
+
+    @classmethod
+    def ark(cls, **changes: Any) -> VendorRules:
+        """Volcengine Ark. Its overflow wording could not be verified: OpenAI's shape and words stand in."""
+        base = cls(name="ark", vision=True, accepts_thinking=True, max_tokens_field="max_tokens")
+        return dataclasses.replace(base, **changes)
+
+    @classmethod
+    def ollama(cls, **changes: Any) -> VendorRules:
+        """Ollama: ``<think>`` in content; an over-long prompt is truncated, never refused."""
+        base = cls(name="ollama", vision=True, reply_reasoning="think_tags", overflow=None)
+        return dataclasses.replace(base, **changes)
+
+    @classmethod
+    def vllm(cls, **changes: Any) -> VendorRules:
+        """vLLM without a reasoning parser; overflow in vLLM's ``{"object": "error"}`` shape."""
+        base = cls(
+            name="vllm",
+            vision=True,
+            extra_fields=frozenset({"chat_template_kwargs"}),
+            reply_reasoning="think_tags",
+            overflow=Overflow(
+                {
+                    "object": "error",
+                    "message": "This model's maximum context length is {limit} tokens. However, you requested "
+                    "{requested} tokens ({requested} in the messages, 0 in the completion). Please reduce the "
+                    "length of the messages or completion.",
+                    "type": "BadRequestError",
+                    "param": None,
+                    "code": 400,
+                }
+            ),
+        )
+        return dataclasses.replace(base, **changes)
+
+    @classmethod
+    def lmstudio(cls, **changes: Any) -> VendorRules:
+        """LM Studio: ``<think>`` in content; overflow answered with HTTP 200 and an error body."""
+        base = cls(
+            name="lmstudio",
+            vision=True,
+            reply_reasoning="think_tags",
+            overflow=Overflow(
+                {
+                    "error": "Trying to keep the first {requested} tokens when context the overflows. However, the "
+                    "model is loaded with context length of only {limit} tokens, which is not enough. Try to load "
+                    "the model with a larger context length, or provide a shorter input"
+                },
+                status=200,
+            ),
+        )
+        return dataclasses.replace(base, **changes)
+
 
 @dataclass(frozen=True)
 class Violation:
@@ -184,6 +417,26 @@ class Violation:
     message: str  # the vendor's text
     status: int = 400
     request_number: int = -1  # Exchange.number of the offending request
+    #: the vendor's own error body, when it has a shape of its own (context overflows)
+    body: Any = None
+    #: answered inside a 200 stream rather than with ``status`` (see :class:`Overflow`)
+    in_stream: bool = False
+
+
+def _overflow_text(body: Any) -> str:
+    """The human text of a vendor's overflow body, wherever that vendor puts it."""
+    if isinstance(body, Mapping):
+        error = body.get("error")
+        if isinstance(error, str):
+            return error
+        if isinstance(error, Mapping) and isinstance(error.get("message"), str):
+            return str(error["message"])
+        base = body.get("base_resp")
+        if isinstance(base, Mapping) and isinstance(base.get("status_msg"), str):
+            return str(base["status_msg"])
+        if isinstance(body.get("message"), str):
+            return str(body["message"])
+    return json.dumps(body)
 
 
 def _content_text(content: Any) -> str:
@@ -202,6 +455,7 @@ class _Checker:
     def __init__(self, rules: VendorRules) -> None:
         self.rules = rules
         self.found: list[Violation] = []
+        self.model: object = None
 
     def fail(self, rule: str, message: str, status: int = 400) -> None:
         self.found.append(Violation(rule, message, status))
@@ -219,10 +473,11 @@ class _Checker:
         elif r.models and model not in r.models:
             self.fail("model_unknown", "Model Not Exist")
         if r.reject_unknown_fields:
-            allowed = KNOWN_FIELDS | {"thinking"} if r.accepts_thinking else KNOWN_FIELDS
+            allowed = KNOWN_FIELDS | r.extra_fields | ({"thinking"} if r.accepts_thinking else set())
             for key in body:
                 if key not in allowed:
                     self.fail("unknown_field", f"Unrecognized request argument supplied: {key}")
+        self.model = model
         self._check_scalars(body)
         tools = body.get("tools")
         self._check_tools(tools, body)
@@ -231,19 +486,25 @@ class _Checker:
             self.fail("messages", "Invalid 'messages': expected a non-empty array")
             return self.found
         self._check_messages(messages, thinking_on=self._thinking_on(body))
-        if r.context_limit_chars is not None:
+        if r.context_limit_chars is not None and r.overflow is not None:
             chars = _message_chars(messages)
             if chars > r.context_limit_chars:
                 requested = math.ceil(r.context_limit_tokens * chars / r.context_limit_chars)
-                self.fail(
-                    "context_length",
-                    f"This model's maximum context length is {r.context_limit_tokens} tokens. However, you "
-                    f"requested {requested} tokens ({requested} in the messages, 0 in the completion). "
-                    "Please reduce the length of the messages or completion.",
+                rendered = r.overflow.render(r.context_limit_tokens, requested)
+                self.found.append(
+                    Violation(
+                        "context_length",
+                        _overflow_text(rendered),
+                        r.overflow.status,
+                        body=rendered,
+                        in_stream=r.overflow.in_stream,
+                    )
                 )
         return self.found
 
     def _thinking_on(self, body: dict[str, Any]) -> bool:
+        if body.get("model") in self.rules.non_thinking_models or body.get("enable_thinking") is False:
+            return False
         thinking = body.get("thinking")
         return not (isinstance(thinking, dict) and thinking.get("type") == "disabled")
 
@@ -402,6 +663,11 @@ class _Checker:
                 for key in msg:
                     if key not in _MESSAGE_FIELDS[role]:
                         self.fail("message_field", f"Invalid 'messages[{i}]': unknown field `{key}`")
+            if "reasoning_content" in msg and r.reasoning_inline:
+                self.fail(
+                    "reasoning_lost",
+                    "reasoning_content is not part of this API: keep the thinking inside content as <think>...</think>",
+                )
             if "reasoning_content" in msg and r.reject_reasoning_content:
                 self.fail(
                     "reasoning_forbidden",
@@ -439,6 +705,32 @@ class _Checker:
             previous_role = role
         if pending:
             self._unanswered(pending)
+        if r.thinking_required and thinking_on and r.reasoning_scope == "turn":
+            self._check_reasoning_turns(messages)
+        elif r.thinking_required and thinking_on:  # Kimi: each assistant message with tool calls
+            for i, msg in enumerate(messages):
+                if isinstance(msg, dict) and msg.get("role") == "assistant" and msg.get("tool_calls"):
+                    text = msg.get("reasoning_content")
+                    if not (isinstance(text, str) and text.strip()):
+                        self.fail("reasoning_required", r.reasoning_message.replace("{index}", str(i)))
+                        break
+
+    def _check_reasoning_turns(self, messages: list[Any]) -> None:
+        """DeepSeek's thinking-mode rule: between two user messages in which the model called tools,
+        EVERY assistant message (the tool-calling ones and the closing answer) needs its non-blank
+        ``reasoning_content``; where no tool was called, it is optional."""
+        turn: list[dict[str, Any]] = []
+        for msg in [*messages, {"role": "user"}]:
+            if not isinstance(msg, dict):
+                continue
+            if msg.get("role") == "user":
+                if any(m.get("tool_calls") for m in turn) and not all(
+                    isinstance(m.get("reasoning_content"), str) and m["reasoning_content"].strip() for m in turn
+                ):
+                    self.fail("reasoning_required", self.rules.reasoning_message)
+                turn = []
+            elif msg.get("role") == "assistant":
+                turn.append(msg)
 
     def _unanswered(self, pending: set[str]) -> None:
         self.fail(
@@ -471,10 +763,6 @@ class _Checker:
                 self.fail("null_content", f"Invalid 'messages[{i}].content': expected a string, got null.")
         else:
             self._check_content(i, "assistant", content)
-        if r.thinking_required and thinking_on and not (isinstance(reasoning, str) and reasoning.strip()):
-            self.fail(
-                "reasoning_required", "The reasoning_content in the thinking mode must be passed back to the API."
-            )
         ids: list[str] = []
         for j, call in enumerate(calls):
             where = f"messages[{i}].tool_calls[{j}]"
@@ -551,7 +839,7 @@ class _Checker:
                 image = part.get("image_url")
                 if not isinstance(image, dict) or not isinstance(image.get("url"), str):
                     self.fail("content_part", f"Invalid 'messages[{i}].content[{j}].image_url': expected {{url}}")
-        if has_image and not self.rules.vision:
+        if has_image and not (self.rules.vision or self.model in self.rules.vision_models):
             self.fail("image_unsupported", "No endpoints found that support image input", status=404)
         elif has_image and not has_text:
             self.fail("image_without_text", "Param Incorrect: `text` is not set")
@@ -710,12 +998,14 @@ def completion_chunks(reply: Reply, body: dict[str, Any], number: int, rules: Ve
         return out
 
     chunks = [chunk({"role": "assistant", "content": ""})]
-    if reply.reasoning:
-        chunks += [
-            chunk({"content": None, "reasoning_content": p}) for p in _pieces(reply.reasoning, reply.chunk_chars)
-        ]
-    if reply.content:
-        chunks += [chunk({"content": p}) for p in _pieces(reply.content, reply.chunk_chars)]
+    content = reply.content
+    if reply.reasoning and rules.reply_reasoning == "think_tags":
+        content = f"<think>{reply.reasoning}</think>\n\n{content or ''}"
+    elif reply.reasoning:
+        field_name = rules.reply_reasoning
+        chunks += [chunk({"content": None, field_name: p}) for p in _pieces(reply.reasoning, reply.chunk_chars)]
+    if content:
+        chunks += [chunk({"content": p}) for p in _pieces(content, reply.chunk_chars)]
     for index, call in enumerate(reply.tool_calls):
         args = call.arguments_text()
         head = {"index": index, "id": _call_id(reply, call, number, index), "type": "function"}
@@ -741,11 +1031,16 @@ def completion_chunks(reply: Reply, body: dict[str, Any], number: int, rules: Ve
     return chunks
 
 
-def completion_object(reply: Reply, body: dict[str, Any], number: int) -> dict[str, Any]:
+def completion_object(
+    reply: Reply, body: dict[str, Any], number: int, rules: VendorRules | None = None
+) -> dict[str, Any]:
     """The non-streamed ``chat.completion`` object of a reply."""
     message: dict[str, Any] = {"role": "assistant", "content": reply.content or ("" if not reply.tool_calls else None)}
-    if reply.reasoning:
-        message["reasoning_content"] = reply.reasoning
+    style = rules.reply_reasoning if rules is not None else "reasoning_content"
+    if reply.reasoning and style == "think_tags":
+        message["content"] = f"<think>{reply.reasoning}</think>\n\n{reply.content or ''}"
+    elif reply.reasoning:
+        message[style] = reply.reasoning
     if reply.tool_calls:
         message["tool_calls"] = [
             {
@@ -974,8 +1269,16 @@ class StrictUpstream:
         exchange.violations = stamped
         self.violations.extend(stamped)
         first = stamped[0]
+        streamed = isinstance(exchange.body, dict) and exchange.body.get("stream") is True
+        if first.body is not None and first.in_stream and streamed:
+            exchange.status = 200
+            self._finish(exchange, "rejected")
+            chunk = json.dumps(first.body, ensure_ascii=False)
+            return web.Response(status=200, text=f"data: {chunk}\n\n", content_type="text/event-stream")
         exchange.status = first.status
         self._finish(exchange, "rejected")
+        if first.body is not None:
+            return web.json_response(first.body, status=first.status)
         error_type = "authentication_error" if first.status == 401 else "invalid_request_error"
         code: str | int = "invalid_request_error" if first.status != 404 else 404
         payload = {"error": {"message": first.message, "type": error_type, "param": None, "code": code}}
@@ -1027,7 +1330,7 @@ class StrictUpstream:
             self._finish(exchange, "dropped")
             return self._drop(request, partial)
         self._finish(exchange, "completed")
-        completion = completion_object(reply, body, exchange.number)
+        completion = completion_object(reply, body, exchange.number, self.rules)
         return web.json_response(completion, headers=dict(reply.headers))
 
     def _next_reply(self, exchange: Exchange) -> Reply | None:

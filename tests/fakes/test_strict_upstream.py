@@ -220,6 +220,18 @@ CASES: dict[str, Case] = {
         "reasoning_required",
         "passed back",
     ),
+    "reasoning_content instead of inline thinking (MiniMax)": (
+        VendorRules.minimax(),
+        body(USER, *tool_turn("c1")),
+        body(
+            USER,
+            {**tool_turn("c1", reasoning=None)[0], "content": "<think>I should run ls</think>"},
+            tool_turn("c1")[1],
+        ),
+        400,
+        "reasoning_lost",
+        "<think>",
+    ),
     "reasoning_content forbidden (R1)": (
         R1,
         body(USER, *tool_turn("c1")),
@@ -480,6 +492,26 @@ def test_reasoning_required_only_on_tool_call_turns_and_in_every_one() -> None:
     assert check_request(body(USER, plain_answer, USER), DEEPSEEK) == []
     history = body(USER, *tool_turn("c1"), *tool_turn("c2", reasoning=None), USER)
     assert [v.rule for v in check_request(history, DEEPSEEK)] == ["reasoning_required"]
+
+
+def test_reasoning_required_on_the_closing_answer_of_a_tool_turn() -> None:
+    """DeepSeek's stricter rule: the answer that closes a turn with tool calls needs reasoning too."""
+    closing = {"role": "assistant", "content": "all done"}
+    bare = body(USER, *tool_turn("c1"), closing, USER)
+    assert [v.rule for v in check_request(bare, DEEPSEEK)] == ["reasoning_required"]
+    fixed = body(USER, *tool_turn("c1"), {**closing, "reasoning_content": "wrap up"}, USER)
+    assert check_request(fixed, DEEPSEEK) == []
+    # the rule is per turn: a later plain turn needs none, an earlier plain turn never did
+    later = body(USER, {"role": "assistant", "content": "hi"}, USER, *tool_turn("c1"), closing, USER)
+    assert [v.rule for v in check_request(later, DEEPSEEK)] == ["reasoning_required"]
+    plain = body(USER, {"role": "assistant", "content": "hi"}, USER, *tool_turn("c1"))
+    assert check_request(plain, DEEPSEEK) == []
+    # a switch from a non-thinking model: no reasoning anywhere in the tool turn is one violation
+    switched = body(USER, *tool_turn("c1", reasoning=None), closing, USER)
+    assert [v.rule for v in check_request(switched, DEEPSEEK)] == ["reasoning_required"]
+    assert check_request(switched, GENERIC) == []
+    assert check_request({**switched, "model": "deepseek-chat"}, DEEPSEEK) == []  # non-thinking model
+    assert check_request(body(*switched["messages"][1:], thinking={"type": "disabled"}), MIMO) == []
 
 
 def test_real_codex_shaped_history_passes_every_preset() -> None:
@@ -798,3 +830,110 @@ def test_presets_differ_where_vendors_differ() -> None:
     for preset, attribute, value in pairs:
         assert getattr(preset(), attribute) == value
     assert VendorRules.mimo(vision=True).vision is True
+
+
+# -- vendor modes ------------------------------------------------------------------------------------
+
+VENDORS = {
+    "kimi": VendorRules.kimi(),
+    "glm": VendorRules.glm(),
+    "qwen": VendorRules.qwen(),
+    "minimax": VendorRules.minimax(),
+    "siliconflow": VendorRules.siliconflow(),
+    "openrouter": VendorRules.openrouter(),
+    "ark": VendorRules.ark(),
+    "ollama": VendorRules.ollama(),
+    "vllm": VendorRules.vllm(),
+    "lmstudio": VendorRules.lmstudio(),
+}
+LONG = {"role": "user", "content": "x" * 400}
+
+
+@pytest.mark.parametrize("vendor", list(VENDORS))
+def test_vendor_overflow_is_answered_in_the_vendors_own_shape(vendor: str) -> None:
+    rules = dataclasses.replace(VENDORS[vendor], context_limit_chars=100, context_limit_tokens=1000)
+    with StrictUpstream(lambda _b, _n: Reply.text("fine"), rules=rules).running() as up:
+        plain = post(up, body(LONG))
+        streamed = post(up, body(LONG), stream=True)
+        short = post(up, body(USER))
+    assert short.status_code == 200
+    if rules.overflow is None:  # Ollama truncates instead of refusing
+        assert plain.status_code == streamed.status_code == 200
+        assert up.violations == []
+        return
+    expected = rules.overflow.render(1000, 4080)  # 408 characters ("be brief" + 400) over a 100-character limit
+    assert plain.status_code == rules.overflow.status
+    assert plain.json() == expected
+    if rules.overflow.in_stream:
+        assert streamed.status_code == 200
+        assert sse_chunks(streamed.text) == [expected]
+    else:
+        assert streamed.status_code == rules.overflow.status
+        assert streamed.json() == expected
+    assert [v.rule for v in up.violations] == ["context_length", "context_length"]
+    assert up.violations[0].message == strict_upstream._overflow_text(expected)
+    assert up.violations[0].message in plain.text.replace('\\"', '"')
+
+
+def test_kimi_requires_reasoning_on_tool_call_messages_only() -> None:
+    kimi = VendorRules.kimi(models=())
+    bare = body(USER, *tool_turn("c1", reasoning=None), {"role": "assistant", "content": "done"}, USER)
+    (violation,) = check_request({**bare, "model": "kimi-k2.6"}, kimi)
+    assert violation.message == (
+        "thinking is enabled but reasoning_content is missing in assistant tool call message at index 2"
+    )
+    # the closing answer is not Kimi's concern; moonshot-v1 models do not think
+    closed = body(USER, *tool_turn("c1"), {"role": "assistant", "content": "done"}, USER)
+    assert check_request({**closed, "model": "kimi-k2.6"}, kimi) == []
+    assert check_request({**bare, "model": "moonshot-v1-32k"}, kimi) == []
+    assert check_request({**bare, "model": "kimi-k2.6", "thinking": {"type": "disabled"}}, kimi) == []
+
+
+@pytest.mark.parametrize(
+    ("vendor", "fields"),
+    [
+        ("kimi", {"thinking": {"type": "enabled"}}),
+        ("glm", {"thinking": {"type": "enabled"}}),
+        ("ark", {"thinking": {"type": "enabled"}}),
+        ("qwen", {"enable_thinking": True}),
+        ("siliconflow", {"enable_thinking": False}),
+        ("openrouter", {"reasoning": {"effort": "high"}}),
+        ("vllm", {"chat_template_kwargs": {"enable_thinking": False}}),
+    ],
+)
+def test_vendor_knows_its_thinking_field_and_a_strict_one_refuses_it(vendor: str, fields: dict[str, Any]) -> None:
+    assert check_request(body(USER, **fields), VENDORS[vendor]) == []
+    assert [v.rule for v in check_request(body(USER, **fields), GENERIC)] == ["unknown_field"]
+
+
+@pytest.mark.parametrize(
+    ("vendor", "model", "accepted"),
+    [
+        ("kimi", "kimi-k2.6", True),
+        ("kimi", "moonshot-v1-32k", False),
+        ("glm", "glm-4.5v", True),
+        ("glm", "glm-4.6", False),
+        ("qwen", "qwen3-vl-plus", True),
+        ("qwen", "qwen3-coder-plus", False),
+    ],
+)
+def test_vision_per_model(vendor: str, model: str, accepted: bool) -> None:
+    request = {**body({"role": "user", "content": [{"type": "text", "text": "see"}, IMAGE]}), "model": model}
+    assert (check_request(request, VENDORS[vendor]) == []) is accepted
+
+
+@pytest.mark.parametrize(("vendor", "expected"), [("openrouter", "reasoning"), ("vllm", "think"), ("kimi", "rc")])
+def test_replies_carry_reasoning_where_the_vendor_puts_it(vendor: str, expected: str) -> None:
+    reply = Reply.text("answer", reasoning="why")
+    chunks = strict_upstream.completion_chunks(reply, {"model": "m"}, 0, VENDORS[vendor])
+    deltas = [c["choices"][0]["delta"] for c in chunks if c["choices"]]
+    content = "".join(d.get("content") or "" for d in deltas)
+    if expected == "think":
+        assert content == "<think>why</think>\n\nanswer"
+        assert not any("reasoning" in d or "reasoning_content" in d for d in deltas)
+    else:
+        key = "reasoning" if expected == "reasoning" else "reasoning_content"
+        assert "".join(d.get(key) or "" for d in deltas) == "why"
+        assert content == "answer"
+    whole = strict_upstream.completion_object(reply, {"model": "m"}, 0, VENDORS[vendor])["choices"][0]["message"]
+    assert ("<think>why</think>" in whole["content"]) is (expected == "think")

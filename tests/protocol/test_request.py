@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import hashlib
 import os
 from pathlib import Path
@@ -23,6 +24,7 @@ from mimo2codex.protocol.profile import ReasoningReplay, UpstreamProfile
 from mimo2codex.protocol.reasoning import seal
 from mimo2codex.protocol.request import ChatRequest, responses_to_chat
 from mimo2codex.protocol.tools import FREEFORM_USAGE
+from tests.fakes.strict_upstream import VendorRules, check_request
 
 FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "codex-cli-0.169.0"
 DATA = Path(__file__).resolve().parents[1] / "data" / "request"
@@ -53,6 +55,8 @@ CASES = {
     "turn2-after-exec_command": FIXTURES / "turn2-after-exec_command.request.json",
     # every item type Codex can send, in one session (a modified variant, hence kept in tests/data)
     "full-session": DATA / "full-session.request.json",
+    # deepseek-chat (no reasoning) turns, then deepseek-v4-pro turns: a session resumed on another model
+    "model-switch": DATA / "model-switch.request.json",
 }
 PNG = "data:image/png;base64,iVBORw0KGgo="
 
@@ -321,10 +325,30 @@ def test_keep_sends_reasoning_where_known_only() -> None:
     assert [m.get("reasoning_content") for m in turns] == ["why c1", None, None]
 
 
-def test_required_backfills_tool_call_turns_without_reasoning() -> None:
+def test_required_backfills_every_assistant_message_of_a_tool_turn() -> None:
+    # DeepSeek: between two user messages with tool calls, the closing answer needs reasoning too
     turns = _assistants(THINKING)
-    assert [m.get("reasoning_content") for m in turns] == ["why c1", THINKING.reasoning_backfill, None]
+    fill = THINKING.reasoning_backfill
+    assert [m.get("reasoning_content") for m in turns] == ["why c1", fill, fill]
     assert ("debug", "reasoning_backfilled", THINKING.label) in codes(translate(_REPLAY_REQUEST, THINKING))
+
+
+def test_model_switch_history_is_accepted_by_each_strict_vendor() -> None:
+    """The deepseek-chat -> deepseek-v4-pro session: V4 accepts it (every tool turn's messages carry
+    reasoning), R1 accepts it stripped; sent as KEEP (no backfill), V4 would answer its 400."""
+    request = load(CASES["model-switch"])
+    v4 = UpstreamProfile(
+        model="deepseek-v4-pro", supports_images=False, reasoning_replay=ReasoningReplay.REQUIRED, stream_usage=False
+    )
+    r1 = UpstreamProfile(
+        model="deepseek-reasoner", supports_images=False, reasoning_replay=ReasoningReplay.STRIP, stream_usage=False
+    )
+    assert check_request(translate(request, v4).body, VendorRules.deepseek_v4()) == []
+    assert check_request(translate(request, r1).body, VendorRules.deepseek_r1()) == []
+    keep = dataclasses.replace(v4, reasoning_replay=ReasoningReplay.KEEP)
+    assert {v.rule for v in check_request(translate(request, keep).body, VendorRules.deepseek_v4())} == {
+        "reasoning_required"
+    }
 
 
 def test_sealed_reasoning_is_preferred_over_summary() -> None:

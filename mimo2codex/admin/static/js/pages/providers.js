@@ -1,0 +1,244 @@
+// Providers: the active registry, a form that writes one providers.json entry (vendor presets fill it
+// in), and the raw file editor. Both write through PUT generic-providers, which validates with the
+// startup messages, backs up, writes atomically and swaps the registry at once.
+import { ApiError, get, put } from "../api.js";
+import { $, fillTable, h } from "../dom.js";
+import { t } from "../i18n.js";
+import { clearFieldErrors, fillSelect, notify, showFieldError, statusBadge } from "../widgets.js";
+
+let presets = [];
+let fileState = null;
+
+function presetData() {
+  // vendor presets are static data the page carries (a JSON data block: never executed)
+  const block = document.getElementById("presets-data");
+  try {
+    return block ? JSON.parse(block.textContent) : [];
+  } catch {
+    return [];
+  }
+}
+
+async function loadProviders() {
+  const data = await get("providers");
+  fillTable(
+    $("#providers-table"),
+    [
+      { label: t("providers.id"), render: (p) => h("code", null, p.id) },
+      { label: t("providers.display_name"), render: (p) => [p.display_name, p.default ? h("span", { class: "badge ok" }, t("providers.default")) : null] },
+      { label: t("providers.base_url"), className: "clip", render: (p) => p.base_url },
+      { label: t("providers.default_model"), className: "clip", render: (p) => p.default_model || "—" },
+      { label: t("providers.key"), render: (p) => (p.api_key_present ? statusBadge("ok") : h("span", { class: "badge warn" }, t("providers.no_key"))) },
+      { label: t("providers.source"), render: (p) => (p.builtin ? t("providers.builtin") : p.source || "—") },
+      { label: t("providers.models_n"), num: true, render: (p) => (p.open_catalog ? t("providers.open_catalog") : String(p.model_count)) },
+    ],
+    data.providers || [],
+    t("providers.none"),
+  );
+}
+
+async function loadFile() {
+  fileState = await get("generic-providers");
+  $("#raw-json").value = fileState.raw ?? '{\n  "providers": []\n}\n';
+  $("#raw-path").textContent = fileState.path || "";
+  if (fileState.error) {
+    notify($("#raw-result"), fileState.error, false);
+  }
+}
+
+function fileDocument() {
+  if (!fileState || !fileState.raw) {
+    return { providers: [] };
+  }
+  const doc = JSON.parse(fileState.raw);
+  if (!Array.isArray(doc.providers)) {
+    doc.providers = [];
+  }
+  return doc;
+}
+
+function applyPreset(name) {
+  const form = $("#provider-form");
+  const preset = presets.find((p) => p.name === name);
+  if (!preset) {
+    return;
+  }
+  form.elements.id.value ||= preset.name;
+  form.elements.displayName.value = preset.display_name;
+  form.elements.baseUrl.value = preset.base_url;
+  form.elements.envKey.value = preset.env_key;
+  form.elements.defaultModel.value = preset.default_model;
+  form.elements.models.value = "";
+  form.elements.models.placeholder = preset.models.join(", ");
+  form.elements.wireApi.value = "chat";
+}
+
+/** The checks the browser can make before asking the server (which checks everything again). */
+function localErrors(form) {
+  const errors = [];
+  const id = form.elements.id.value.trim();
+  if (!id) {
+    errors.push({ param: "id", message: t("providers.err_required") });
+  } else if (!/^[a-z0-9][a-z0-9_-]*$/.test(id)) {
+    errors.push({ param: "id", message: t("providers.err_id") });
+  }
+  const url = form.elements.baseUrl.value.trim();
+  if (!url) {
+    errors.push({ param: "baseUrl", message: t("providers.err_required") });
+  } else if (!/^https?:\/\/[^\s/]+/.test(url)) {
+    errors.push({ param: "baseUrl", message: t("providers.err_url") });
+  }
+  const envKey = form.elements.envKey.value.trim();
+  if (envKey && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(envKey)) {
+    errors.push({ param: "envKey", message: t("providers.err_env") });
+  }
+  if (!form.elements.defaultModel.value.trim()) {
+    errors.push({ param: "defaultModel", message: t("providers.err_required") });
+  }
+  return errors;
+}
+
+function showLocalErrors(form, errors) {
+  clearFieldErrors(form);
+  for (const error of errors.reverse()) {
+    const input = form.elements[error.param];
+    const field = input.closest(".field");
+    field.classList.add("invalid");
+    input.setAttribute("aria-invalid", "true");
+    field.querySelector(".error").textContent = error.message;
+    input.focus();
+  }
+}
+
+function entryFromForm(form) {
+  const value = (name) => form.elements[name].value.trim();
+  const entry = { id: value("id"), baseUrl: value("baseUrl"), defaultModel: value("defaultModel") };
+  if (value("displayName")) {
+    entry.displayName = value("displayName");
+  }
+  if (value("envKey")) {
+    entry.envKey = value("envKey");
+  }
+  if (value("wireApi") !== "chat") {
+    entry.wireApi = value("wireApi");
+  }
+  const models = value("models")
+    .split(",")
+    .map((m) => m.trim())
+    .filter(Boolean);
+  if (models.length) {
+    entry.models = models.map((id) => ({ id }));
+  }
+  return entry;
+}
+
+function savedMessage(result) {
+  const parts = [t("providers.saved", { n: result.providers.length })];
+  if (result.backup) {
+    parts.push(t("providers.backup", { path: result.backup }));
+  }
+  for (const warning of result.warnings || []) {
+    parts.push(warning);
+  }
+  return parts.join(" ");
+}
+
+async function submitEntry(event) {
+  event.preventDefault();
+  const form = event.target;
+  const result = $("#provider-result");
+  const errors = localErrors(form);
+  if (errors.length) {
+    showLocalErrors(form, errors);
+    notify(result, t("providers.fix_fields"), false);
+    return;
+  }
+  clearFieldErrors(form);
+  const entry = entryFromForm(form);
+  let doc;
+  try {
+    doc = fileDocument();
+  } catch {
+    notify(result, t("providers.file_broken"), false);
+    return;
+  }
+  const index = doc.providers.findIndex((p) => p && p.id === entry.id);
+  if (index >= 0) {
+    doc.providers[index] = { ...doc.providers[index], ...entry };
+  } else {
+    doc.providers.push(entry);
+  }
+  try {
+    const saved = await put("generic-providers", { raw: `${JSON.stringify(doc, null, 2)}\n` });
+    notify(result, savedMessage(saved));
+    await Promise.all([loadProviders(), loadFile()]);
+    document.body.dataset.saved = String(Date.now());
+  } catch (exc) {
+    if (exc instanceof ApiError) {
+      showFieldError(form, exc, result);
+    } else {
+      notify(result, exc.message, false);
+    }
+  }
+}
+
+/** Where JSON.parse stopped, as "line L, column C" (Chromium reports a position). */
+function jsonProblem(text, exc) {
+  const match = /position (\d+)/.exec(exc.message);
+  if (!match) {
+    return exc.message;
+  }
+  const before = text.slice(0, Number(match[1]));
+  const line = before.split("\n").length;
+  const column = before.length - before.lastIndexOf("\n");
+  return t("providers.json_error", { line, column, message: exc.message });
+}
+
+async function submitRaw(event) {
+  event.preventDefault();
+  const form = event.target;
+  const text = form.elements.document.value;
+  const result = $("#raw-result");
+  clearFieldErrors(form);
+  try {
+    JSON.parse(text);
+  } catch (exc) {
+    showFieldError(form, { param: "document", message: jsonProblem(text, exc) }, result);
+    return;
+  }
+  try {
+    const saved = await put("generic-providers", { raw: text });
+    notify(result, savedMessage(saved));
+    await Promise.all([loadProviders(), loadFile()]);
+    document.body.dataset.saved = String(Date.now());
+  } catch (exc) {
+    // the server names the file, the provider and the field in its message
+    showFieldError(form, { param: "document", message: exc.message }, result);
+  }
+}
+
+export async function init() {
+  presets = presetData();
+  fillSelect(
+    $("#p-preset"),
+    presets.map((p) => ({ value: p.name, label: p.display_name })),
+  );
+  $("#p-preset").addEventListener("change", (event) => applyPreset(event.target.value));
+  $("#provider-form").addEventListener("submit", submitEntry);
+  $("#raw-form").addEventListener("submit", submitRaw);
+  $("#raw-format").addEventListener("click", () => {
+    const area = $("#raw-json");
+    try {
+      area.value = `${JSON.stringify(JSON.parse(area.value), null, 2)}\n`;
+      clearFieldErrors($("#raw-form"));
+    } catch (exc) {
+      showFieldError($("#raw-form"), { param: "document", message: jsonProblem(area.value, exc) }, $("#raw-result"));
+    }
+  });
+  $("#raw-reload").addEventListener("click", () => loadFile().catch((exc) => notify($("#raw-result"), exc.message, false)));
+  try {
+    await Promise.all([loadProviders(), loadFile()]);
+  } catch (exc) {
+    $("#providers-error").textContent = exc.message;
+  }
+}

@@ -1,0 +1,110 @@
+"""Keeping a running gateway in step with what others change: providers.json edited by hand, and the
+toggles, storage policy, custom models and aliases another instance wrote to the shared database.
+
+One lifespan task: every :data:`FILE_POLL` seconds it compares the providers file's (mtime, size) with
+the one loaded (a ``stat``: cheap) and reloads on a change; every :data:`STORE_POLL` seconds it reads the
+store's small settings, models and aliases tables on a worker thread. A file that does not load is
+reported (log warning, ``reload`` in ``health``) and the working configuration stays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from mimo2codex.admin.context import AdminContext, TunableStore, file_stamp, tunable
+from mimo2codex.admin.models import alias_json, model_json
+from mimo2codex.admin.runtime import providers_path
+from mimo2codex.admin.toggles import BY_NAME, POLICY, apply_policy
+from mimo2codex.errors import ConfigError
+
+log = logging.getLogger("mimo2codex.admin")
+
+FILE_POLL = 1.0
+STORE_POLL = 2.0
+
+
+async def check_file(ctx: AdminContext) -> bool:
+    """Reload when providers.json changed on disk since it was loaded; True when it reloaded."""
+    stamp = file_stamp(providers_path(ctx.live.current))
+    if stamp == ctx.file_stamp:
+        return False
+    async with ctx.edit_lock:
+        ctx.file_stamp = stamp
+        try:
+            settings = await ctx.call(ctx.live.build)
+        except ConfigError as exc:
+            ctx.refused("file", str(exc))
+            log.warning("providers.json changed on disk but does not load; keeping the running configuration: %s", exc)
+            return False
+        ctx.apply(settings, "file")
+    return True
+
+
+def _policy_now(store: TunableStore) -> dict[str, Any]:
+    return {
+        "log_bodies": store.policy.mode,
+        "log_body_max": store.policy.max_bytes,
+        "log_retention_days": store.retention_days,
+        "log_max_mb": store.max_mb,
+    }
+
+
+async def sync_store(ctx: AdminContext) -> bool:
+    """Follow the shared tables (toggles, policy, models, aliases); True when routing changed."""
+    store = ctx.store
+    if store is None:
+        return False
+    stored = await ctx.call(store.settings)
+    models = [model_json(row) for row in await ctx.call(store.models)]
+    aliases = [alias_json(row) for row in await ctx.call(store.aliases)]
+    toggles = {name: stored[name] for name in BY_NAME if name in stored and ctx.live.lock(name) is None}
+    tuned = tunable(store)
+    if tuned is not None:
+        now = _policy_now(tuned)
+        wanted = {n: stored[n] for n in POLICY if n in stored and ctx.live.lock(n) is None and stored[n] != now[n]}
+        apply_policy(ctx, wanted)
+    if toggles == ctx.live.toggles and (models, aliases) == ctx.catalog:
+        return False
+    async with ctx.edit_lock:
+        try:
+            settings = await ctx.call(lambda: ctx.live.build(toggles=toggles))
+        except ConfigError as exc:
+            # another instance's toggle does not load here (e.g. a provider this one lacks a key for)
+            ctx.refused("store", str(exc))
+            settings = ctx.live.current
+            toggles = ctx.live.toggles
+        ctx.live.toggles = toggles
+        ctx.catalog = (models, aliases)
+        ctx.apply(settings, "store")
+    return True
+
+
+async def watch(ctx: AdminContext, file_poll: float = FILE_POLL, store_poll: float = STORE_POLL) -> None:
+    """The lifespan task; ends only when cancelled."""
+    since_store = 0.0
+    while True:
+        await asyncio.sleep(file_poll)
+        since_store += file_poll
+        try:
+            await check_file(ctx)
+            if since_store >= store_poll:
+                since_store = 0.0
+                await sync_store(ctx)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the watcher must outlive any one failure (a locked database, a racing edit)
+            log.warning("admin configuration watcher failed; retrying", exc_info=True)
+
+
+@contextlib.asynccontextmanager
+async def watching(ctx: AdminContext, file_poll: float = FILE_POLL, store_poll: float = STORE_POLL) -> Any:
+    task = asyncio.create_task(watch(ctx, file_poll, store_poll))
+    try:
+        yield task
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -1,0 +1,129 @@
+"""Models, aliases, settings and stored responses on PostgreSQL (a mixin of :class:`PostgresStore`).
+
+The same tables, checks and shapes as the SQLite mixin (:mod:`mimo2codex.store.records`); each call
+is one autocommit statement on a pooled connection, so every instance sharing the database sees the
+change as soon as the call returns.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import orjson
+
+from mimo2codex.store.base import StoredResponse
+from mimo2codex.store.preferences import check_setting
+from mimo2codex.store.records import _MODEL_FIELDS, RecordTables, _text_field
+
+
+class PgRecordTables:
+    clock: Callable[[], float] = time.time
+
+    # provided by the backend
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def _execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        raise NotImplementedError
+
+    def _scrub_known(self, value: Any) -> str:
+        raise NotImplementedError
+
+    def _now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    # -- models ------------------------------------------------------------------------------
+    def models(self) -> list[dict[str, Any]]:
+        return [RecordTables._model_out(row) for row in self._query("SELECT * FROM models ORDER BY id")]
+
+    def put_model(self, model: Mapping[str, Any]) -> dict[str, Any]:
+        model_id = _text_field(model, "id")
+        provider_id = _text_field(model, "provider_id")
+        upstream = _text_field(model, "upstream_model")
+        display = _text_field(model, "display_name", required=False)
+        extra = {k: v for k, v in model.items() if k not in (*_MODEL_FIELDS, "created_ms", "updated_ms")}
+        now = self._now_ms()
+        found = self._query(
+            "INSERT INTO models (id, provider_id, upstream_model, display_name, data, created_ms, updated_ms) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET provider_id = excluded.provider_id, "
+            "upstream_model = excluded.upstream_model, display_name = excluded.display_name, data = excluded.data, "
+            "updated_ms = excluded.updated_ms RETURNING *",
+            (model_id, provider_id, upstream, display, self._scrub_known(extra), now, now),
+        )
+        return RecordTables._model_out(found[0])
+
+    def delete_model(self, model_id: str) -> bool:
+        return self._execute("DELETE FROM models WHERE id = %s", (model_id,)) > 0
+
+    # -- aliases -----------------------------------------------------------------------------
+    def aliases(self) -> list[dict[str, Any]]:
+        return self._query("SELECT alias, provider_id, upstream_model, updated_ms FROM model_aliases ORDER BY alias")
+
+    def put_alias(self, alias: str, provider_id: str, upstream_model: str) -> dict[str, Any]:
+        values = {"alias": alias, "provider_id": provider_id, "upstream_model": upstream_model}
+        for name in values:
+            _text_field(values, name)
+        found = self._query(
+            "INSERT INTO model_aliases (alias, provider_id, upstream_model, updated_ms) VALUES (%s, %s, %s, %s) "
+            "ON CONFLICT (alias) DO UPDATE SET provider_id = excluded.provider_id, "
+            "upstream_model = excluded.upstream_model, updated_ms = excluded.updated_ms "
+            "RETURNING alias, provider_id, upstream_model, updated_ms",
+            (alias.strip(), provider_id.strip(), upstream_model.strip(), self._now_ms()),
+        )
+        return found[0]
+
+    def delete_alias(self, alias: str) -> bool:
+        return self._execute("DELETE FROM model_aliases WHERE alias = %s", (alias,)) > 0
+
+    # -- settings ----------------------------------------------------------------------------
+    def settings(self) -> dict[str, Any]:
+        rows = self._query("SELECT key, value FROM settings ORDER BY key")
+        return {row["key"]: orjson.loads(row["value"]) for row in rows}
+
+    def put_setting(self, key: str, value: Any) -> None:
+        checked = check_setting(key, value)
+        self._execute(
+            "INSERT INTO settings (key, value, updated_ms) VALUES (%s, %s, %s) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_ms = excluded.updated_ms",
+            (key, orjson.dumps(checked).decode(), self._now_ms()),
+        )
+
+    def delete_setting(self, key: str) -> bool:
+        return self._execute("DELETE FROM settings WHERE key = %s", (key,)) > 0
+
+    # -- stored responses --------------------------------------------------------------------
+    def put_response(self, stored: StoredResponse) -> None:
+        created = stored.created_ms or self._now_ms()
+        self._execute(
+            "INSERT INTO stored_responses (id, response, input_items, history, created_ms, expires_ms) "
+            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET response = excluded.response, "
+            "input_items = excluded.input_items, history = excluded.history, created_ms = excluded.created_ms, "
+            "expires_ms = excluded.expires_ms",
+            (
+                stored.id,
+                self._scrub_known(stored.response),
+                self._scrub_known(stored.input_items),
+                self._scrub_known(stored.history),
+                created,
+                stored.expires_ms,
+            ),
+        )
+
+    def get_response(self, response_id: str) -> StoredResponse | None:
+        for row in self._query("SELECT * FROM stored_responses WHERE id = %s", (response_id,)):
+            if row["expires_ms"] and row["expires_ms"] <= self._now_ms():
+                return None
+            return StoredResponse(
+                id=row["id"],
+                response=orjson.loads(row["response"]),
+                input_items=orjson.loads(row["input_items"]),
+                history=orjson.loads(row["history"]),
+                created_ms=row["created_ms"],
+                expires_ms=row["expires_ms"],
+            )
+        return None
+
+    def delete_response(self, response_id: str) -> bool:
+        return self._execute("DELETE FROM stored_responses WHERE id = %s", (response_id,)) > 0

@@ -1,0 +1,465 @@
+"""The PostgreSQL backend: one database shared by every gateway instance (``--database-url``).
+
+psycopg 3 (chosen by measurement, see bench/pg_driver.py and bench/README.md): the store's callers
+are blocking (the writer thread, a thread pool, the CLI), and psycopg is a blocking driver with a
+thread-safe pool, while asyncpg would need an event loop of its own and a thread hop per read.
+
+- The writer thread owns one connection. Each batch is one transaction: the rows go in with a binary
+  ``COPY``, then the rollup deltas are upserted (``INSERT ... ON CONFLICT DO UPDATE`` adding counters
+  and histograms in the server), in key order so that two instances never deadlock on them.
+- Readers (the admin, ``mimo2codex logs``) share a small connection pool, autocommit, with a
+  statement timeout: a slow query fails, it never holds a request.
+- A database that is down, full or read-only never fails a request: the batch is dropped and counted
+  (:class:`~mimo2codex.store.writer.LogWriter`), the state says why, and the next batch reconnects.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import time
+import urllib.parse
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import orjson
+
+from mimo2codex.errors import ConfigError
+from mimo2codex.request_log import RequestRecord
+from mimo2codex.store import rollup
+from mimo2codex.store.base import Bucket, LogPage, LogQuery, Store, StoreState
+from mimo2codex.store.capture import CapturePolicy
+from mimo2codex.store.logfilter import where
+from mimo2codex.store.pg_records import PgRecordTables
+from mimo2codex.store.pg_schema import PG_TYPES, applied, migrate
+from mimo2codex.store.row import COLUMN_NAMES, DETAIL_COLUMNS, LIST_COLUMNS, decode_row, record_to_row
+from mimo2codex.store.writer import LogWriter
+
+try:
+    import psycopg
+    from psycopg.rows import dict_row
+    from psycopg_pool import ConnectionPool
+except ImportError as exc:  # pragma: no cover - the test extra installs it
+    raise ConfigError(
+        "--database-url postgresql://... needs the PostgreSQL driver: pip install 'mimo2codex[postgres]'"
+    ) from exc
+
+log = logging.getLogger("mimo2codex.store")
+
+CONNECT_TIMEOUT_S = 5
+#: a read that takes longer is cancelled by the server (the dashboards' queries take milliseconds)
+READ_TIMEOUT_MS = 10_000
+WRITE_TIMEOUT_MS = 30_000
+PRUNE_CHUNK = 2000
+#: rows above which ``db stats`` reports the planner's estimate instead of a full count
+EXACT_COUNT_LIMIT = 2_000_000
+
+_COPY = f"COPY chat_logs ({', '.join(COLUMN_NAMES)}) FROM STDIN (FORMAT BINARY)"
+_COPY_TYPES = [PG_TYPES[name] for name in COLUMN_NAMES]
+#: positions of the int4 columns: a value out of range would fail the whole batch, so it is clamped
+_INT4 = frozenset(i for i, name in enumerate(COLUMN_NAMES) if PG_TYPES[name] == "int4")
+_INT4_MAX = 2**31 - 1
+
+_KEY = ("hour", "provider_id", "client_model", "upstream_model")
+_JSON_COLUMNS = ("errors_by_code", "latency_hist", "ttft_hist")
+_UPSERT = (
+    f"INSERT INTO log_rollups_hourly AS r ({', '.join((*_KEY, *rollup.COUNTERS, *_JSON_COLUMNS))}) "
+    f"VALUES ({', '.join(['%s'] * (len(_KEY) + len(rollup.COUNTERS)) + ['%s::jsonb'] * len(_JSON_COLUMNS))}) "
+    f"ON CONFLICT ({', '.join(_KEY)}) DO UPDATE SET "
+    + ", ".join(
+        [f"{c} = r.{c} + excluded.{c}" for c in rollup.COUNTERS]
+        + [f"{c} = m2c_jsonb_add(r.{c}, excluded.{c})" for c in _JSON_COLUMNS]
+    )
+)
+_COUNTER_SUMS = ", ".join(f"sum({c})::bigint AS {c}" for c in rollup.COUNTERS)
+_JSON_SUMS = " UNION ALL ".join(
+    f"SELECT {{group}} AS bucket, provider_id, client_model, upstream_model, '{c}' AS kind, e.key, "
+    f"sum(e.value::bigint)::bigint AS n FROM log_rollups_hourly, jsonb_each_text({c}) AS e "
+    "WHERE hour >= %s AND hour < %s GROUP BY 1, 2, 3, 4, 5, 6"
+    for c in _JSON_COLUMNS
+)
+#: a partial edge hour of a window from the raw rows, grouped so each group adds up exactly
+#: (rollup.edge_rollup); status_code is kept only where it names the error
+_EDGE = """
+SELECT ts - ts %% 3600000 AS hour, coalesce(provider_id, '') AS provider_id,
+       coalesce(client_model, '') AS client_model, coalesce(upstream_model, '') AS upstream_model, error_code,
+       CASE WHEN error_code IS NULL AND status_code >= 400 THEN status_code END AS status_code,
+       coalesce(status_code >= 400, false) OR error_code IS NOT NULL AS is_error,
+       CASE WHEN outcome = 'cancelled' THEN 'cancelled' END AS outcome, duration_bucket, ttft_bucket,
+       count(*) AS n, sum(prompt_tokens) AS prompt_tokens, sum(completion_tokens) AS completion_tokens,
+       sum(total_tokens) AS total_tokens, sum(cached_tokens) AS cached_tokens,
+       sum(reasoning_tokens) AS reasoning_tokens, sum(duration_ms) AS duration_sum, sum(ttft_ms) AS ttft_sum,
+       sum(bytes_in) AS bytes_in, sum(bytes_out) AS bytes_out
+FROM chat_logs WHERE ts >= %s AND ts < %s
+GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
+"""
+
+_PASSWORD_PARAM = re.compile(r"([?&]password=)[^&#]*")
+
+Parts = list[tuple[rollup.RollupKey, rollup.Rollup]]
+
+
+def describe_error(exc: BaseException) -> str:
+    """A short, stable name for a database problem (the key of warn-once)."""
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:200]
+
+
+def mask_url(url: str) -> str:
+    """The URL with its password masked, for the health document and the logs.
+
+    >>> mask_url("postgresql://gw:s3cret@db.internal:5432/log?sslmode=require&password=x")
+    'postgresql://gw:***@db.internal:5432/log?sslmode=require&password=***'
+    """
+    parts = urllib.parse.urlsplit(url)
+    masked = url
+    if parts.password is not None:
+        user, _, host = parts.netloc.rpartition("@")
+        masked = masked.replace(parts.netloc, f"{user.split(':', 1)[0]}:***@{host}", 1)
+    return _PASSWORD_PARAM.sub(r"\1***", masked)
+
+
+def _fit(values: Sequence[Any]) -> tuple[Any, ...]:
+    return tuple(
+        max(-_INT4_MAX, min(_INT4_MAX, v)) if i in _INT4 and isinstance(v, int) else v for i, v in enumerate(values)
+    )
+
+
+class PostgresStore(PgRecordTables, Store):
+    backend = "postgresql"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        policy: CapturePolicy | None = None,
+        instance: str = "",
+        log_enabled: bool = True,
+        retention_days: int = 30,
+        max_mb: int = 0,
+        clock: Callable[[], float] = time.time,
+        queue_size: int | None = None,
+        batch_size: int | None = None,
+        pool_size: int = 4,
+    ) -> None:
+        self.url = url
+        self.location = mask_url(url)
+        self.policy = policy or CapturePolicy()
+        self.instance = instance or f"{os.uname().nodename}:{os.getpid()}"
+        self.log_enabled = log_enabled
+        self.retention_days = retention_days
+        self.max_mb = max_mb
+        self.clock = clock
+        self.pool_size = pool_size
+        options: dict[str, Any] = {}
+        if queue_size is not None:
+            options["queue_size"] = queue_size
+        if batch_size is not None:
+            options["batch_size"] = batch_size
+        self._writer = LogWriter(self._write_batch, maintain=self._maintain, describe_error=describe_error, **options)
+        self._wconn: psycopg.Connection[Any] | None = None
+        self._pool: ConnectionPool[Any] | None = None
+        self._migrated = False
+        self._open_problem: str | None = None
+        self._opened = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def _connect(self, *, timeout_ms: int, role: str) -> psycopg.Connection[Any]:
+        return psycopg.connect(
+            self.url,
+            autocommit=True,
+            connect_timeout=CONNECT_TIMEOUT_S,
+            application_name=f"mimo2codex-{role}",
+            options=f"-c statement_timeout={timeout_ms}",
+        )
+
+    def _ensure_schema(self) -> None:
+        if self._migrated:
+            return
+        with self._connect(timeout_ms=WRITE_TIMEOUT_MS, role="migrate") as conn:
+            done = migrate(conn)
+        self._migrated = True
+        if done:
+            log.info("request log %s: applied migrations %s", self.location, ", ".join(done))
+
+    def open(self) -> None:
+        try:
+            self._ensure_schema()
+        except psycopg.Error as exc:
+            self._open_problem = describe_error(exc)
+            log.warning(
+                "request log database %s cannot be opened (%s): requests are served, rows dropped",
+                self.location,
+                self._open_problem,
+            )
+        self._opened = True
+        self._writer.start()
+
+    def close(self, timeout: float = 5.0) -> None:
+        if self._opened:
+            self._writer.close(timeout)
+        self._reset_writer()
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        return self._writer.flush(timeout)
+
+    # -- the request path --------------------------------------------------------------------
+    def submit(self, record: RequestRecord) -> None:
+        if self.log_enabled:
+            self._writer.submit(record)
+
+    def state(self) -> StoreState:
+        writer = self._writer
+        problem = writer.problem or (self._open_problem if writer.written == 0 else None)
+        status = "disabled" if not self.log_enabled else "degraded" if problem else "ok"
+        return StoreState(
+            backend=self.backend,
+            status=status,  # type: ignore[arg-type]
+            location=self.location,
+            queue_depth=writer.depth,
+            dropped=writer.dropped,
+            written=writer.written,
+            problem=problem,
+        )
+
+    # -- the writer thread -------------------------------------------------------------------
+    def _writer_conn(self) -> psycopg.Connection[Any]:
+        if self._wconn is None or self._wconn.closed:
+            self._ensure_schema()
+            self._wconn = self._connect(timeout_ms=WRITE_TIMEOUT_MS, role="writer")
+        return self._wconn
+
+    def _reset_writer(self) -> None:
+        if self._wconn is not None:
+            with contextlib.suppress(psycopg.Error):
+                self._wconn.close()
+            self._wconn = None
+
+    def _write_batch(self, records: Sequence[RequestRecord]) -> None:
+        rows = [record_to_row(record, self.policy, self.instance) for record in records]
+        deltas = rollup.fold(rows)
+        try:
+            conn = self._writer_conn()
+            with conn.transaction(), conn.cursor() as cur:
+                with cur.copy(_COPY) as copy:
+                    copy.set_types(_COPY_TYPES)
+                    for row in rows:
+                        copy.write_row(_fit([row[name] for name in COLUMN_NAMES]))
+                # Key order: two instances upserting the same keys lock them in the same order.
+                cur.executemany(_UPSERT, [self._rollup_params(key, deltas[key]) for key in sorted(deltas)])
+        except psycopg.Error as exc:
+            if isinstance(exc, psycopg.OperationalError) or (self._wconn is not None and self._wconn.broken):
+                self._reset_writer()
+            raise
+
+    @staticmethod
+    def _rollup_params(key: rollup.RollupKey, delta: rollup.Rollup) -> tuple[Any, ...]:
+        columns = delta.to_columns()
+        return (*key, *(columns[c] for c in rollup.COUNTERS), *(columns[c] for c in _JSON_COLUMNS))
+
+    def _maintain(self) -> None:
+        if not self._migrated:
+            return  # nothing opened yet; the next batch retries
+        conn = self._writer_conn()
+        now_ms = int(self.clock() * 1000)
+        if self.retention_days > 0:
+            self._delete_chunk(conn, now_ms - self.retention_days * rollup.DAY_MS)
+        if self.max_mb > 0 and self._live_bytes(conn) > self.max_mb << 20:
+            self._delete_chunk(conn, None)
+        conn.execute(
+            "DELETE FROM stored_responses WHERE id IN (SELECT id FROM stored_responses "
+            "WHERE expires_ms > 0 AND expires_ms < %s LIMIT %s)",
+            (now_ms, PRUNE_CHUNK),
+        )
+
+    @staticmethod
+    def _delete_chunk(conn: psycopg.Connection[Any], before_ms: int | None) -> int:
+        if before_ms is None:  # the size cap: the oldest rows
+            inner = "SELECT id FROM chat_logs ORDER BY id LIMIT %s"
+            params: tuple[Any, ...] = (PRUNE_CHUNK,)
+        else:
+            inner = "SELECT id FROM chat_logs WHERE ts < %s ORDER BY ts LIMIT %s"
+            params = (before_ms, PRUNE_CHUNK)
+        cursor = conn.execute(f"DELETE FROM chat_logs WHERE id IN ({inner})", params)
+        return int(cursor.rowcount)
+
+    @staticmethod
+    def _live_bytes(conn: psycopg.Connection[Any]) -> int:
+        # PostgreSQL keeps its files at their high-water mark after deletes (space is reused, not
+        # returned), so the cap is measured on the live rows: their count times the average size of
+        # the newest ones, bodies (TOAST) included.
+        found = conn.execute(
+            "SELECT coalesce((SELECT n_live_tup FROM pg_stat_user_tables WHERE relname = 'chat_logs'), 0) * "
+            "coalesce((SELECT avg(pg_column_size(c.*)) FROM "
+            "(SELECT * FROM chat_logs ORDER BY id DESC LIMIT 500) AS c), 0)"
+        ).fetchone()
+        return int(found[0] or 0) if found else 0
+
+    # -- readers -----------------------------------------------------------------------------
+    def _readers(self) -> ConnectionPool[Any]:
+        if self._pool is None:
+            pool: ConnectionPool[Any] = ConnectionPool(
+                self.url,
+                min_size=1,
+                max_size=self.pool_size,
+                kwargs={
+                    "autocommit": True,
+                    "row_factory": dict_row,
+                    "connect_timeout": CONNECT_TIMEOUT_S,
+                    "application_name": "mimo2codex-reader",
+                    "options": f"-c statement_timeout={READ_TIMEOUT_MS}",
+                },
+                open=False,
+                timeout=CONNECT_TIMEOUT_S,
+                check=ConnectionPool.check_connection,
+                name="mimo2codex-readers",
+            )
+            pool.open(wait=False)
+            self._pool = pool
+        return self._pool
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self._readers().connection() as conn:
+            rows: list[dict[str, Any]] = conn.execute(sql, params).fetchall()
+            return rows
+
+    def _execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        with self._readers().connection() as conn:
+            return int(conn.execute(sql, params).rowcount)
+
+    # -- the log -----------------------------------------------------------------------------
+    def logs(self, query: LogQuery) -> LogPage:
+        clauses, params = where(query, "%s")
+        if query.before_id is not None:
+            clauses.append("id < %s")
+            params.append(query.before_id)
+        filtered = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        limit = max(1, min(query.limit, 1000))
+        sql = f"SELECT id, {', '.join(LIST_COLUMNS)} FROM chat_logs {filtered} ORDER BY id DESC LIMIT %s"
+        rows = [decode_row(row) for row in self._query(sql, [*params, limit + 1])]
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return LogPage(rows=rows, next_before_id=rows[-1]["id"] if more else None)
+
+    def tail(self, query: LogQuery) -> Sequence[dict[str, Any]]:
+        clauses, params = where(query, "%s")
+        clauses.append("id > %s")
+        params.append(query.after_id or 0)
+        limit = max(1, min(query.limit, 1000))
+        sql = f"SELECT id, {', '.join(LIST_COLUMNS)} FROM chat_logs WHERE {' AND '.join(clauses)} ORDER BY id LIMIT %s"
+        return [decode_row(row) for row in self._query(sql, [*params, limit])]
+
+    def log(self, log_id: int) -> dict[str, Any] | None:
+        sql = f"SELECT id, {', '.join(DETAIL_COLUMNS)} FROM chat_logs WHERE id = %s"
+        for row in self._query(sql, (log_id,)):
+            return decode_row(row)
+        return None
+
+    def delete_logs(self, before_ms: int) -> int:
+        total = 0
+        with self._readers().connection() as conn:
+            while True:
+                deleted = self._delete_chunk(conn, before_ms)
+                total += deleted
+                if deleted < PRUNE_CHUNK:
+                    return total
+
+    # -- rollups -----------------------------------------------------------------------------
+    def _rollup_parts(self, first_hour: int, end_hour: int, bucket_ms: int | None) -> Parts:
+        """Whole hours from the rollups, summed in the server per bucket (None: one bucket) and key."""
+        group = "0" if bucket_ms is None else f"hour - hour %% {int(bucket_ms)}"
+        keyed: dict[rollup.RollupKey, rollup.Rollup] = {}
+        with self._readers().connection() as conn:
+            counters = conn.execute(
+                f"SELECT {group} AS bucket, provider_id, client_model, upstream_model, {_COUNTER_SUMS} "
+                "FROM log_rollups_hourly WHERE hour >= %s AND hour < %s GROUP BY 1, 2, 3, 4",
+                (first_hour, end_hour),
+            ).fetchall()
+            for row in counters:
+                key = (int(row["bucket"]), row["provider_id"], row["client_model"], row["upstream_model"])
+                keyed[key] = rollup.Rollup.from_columns(row)
+            sparse = conn.execute(_JSON_SUMS.format(group=group), (first_hour, end_hour) * len(_JSON_COLUMNS))
+            for row in sparse.fetchall():
+                found = keyed[(int(row["bucket"]), row["provider_id"], row["client_model"], row["upstream_model"])]
+                kind, bucket, n = row["kind"], row["key"], int(row["n"])
+                if kind == "errors_by_code":
+                    found.errors_by_code[bucket] = n
+                elif kind == "latency_hist":
+                    found.latency[int(bucket)] = n
+                else:
+                    found.ttft[int(bucket)] = n
+        return list(keyed.items())
+
+    def _window(self, since_ms: int, until_ms: int, bucket_ms: int | None) -> Parts:
+        parts = rollup.window_parts(since_ms, until_ms)
+        found: Parts = []
+        if parts.end_hour > parts.first_hour:
+            found += self._rollup_parts(parts.first_hour, parts.end_hour, bucket_ms)
+        for start, end in parts.edges:
+            found += [rollup.edge_rollup(row) for row in self._query(_EDGE, (start, end))]
+        return found
+
+    def stats(self, since_ms: int, until_ms: int) -> dict[str, Any]:
+        return rollup.report(self._window(since_ms, until_ms, None), since_ms, until_ms)
+
+    def timeseries(self, since_ms: int, until_ms: int, bucket: Bucket) -> list[dict[str, Any]]:
+        size = rollup.HOUR_MS if bucket == "hour" else rollup.DAY_MS
+        return rollup.series(self._window(since_ms, until_ms, size), since_ms, until_ms, size)
+
+    # -- maintenance -------------------------------------------------------------------------
+    def db_stats(self) -> dict[str, Any]:
+        with self._readers().connection() as conn:
+            estimate = conn.execute("SELECT reltuples::bigint AS n FROM pg_class WHERE oid = 'chat_logs'::regclass")
+            approx = int((estimate.fetchone() or {"n": -1})["n"])
+            estimated = approx > EXACT_COUNT_LIMIT
+            if not estimated:
+                approx = int(conn.execute("SELECT count(*) AS n FROM chat_logs").fetchone()["n"])
+            found: Mapping[str, Any] = (
+                conn.execute(
+                    "SELECT min(ts) AS oldest, max(ts) AS newest, pg_database_size(current_database()) AS size, "
+                    "pg_total_relation_size('chat_logs') AS log_size, "
+                    "(SELECT count(*) FROM log_rollups_hourly) AS rollup_rows, "
+                    "(SELECT count(*) FROM stored_responses) AS stored_responses FROM chat_logs"
+                ).fetchone()
+                or {}
+            )
+            migrations = [{"name": name, "applied_ms": at} for name, at in applied(conn)]
+        return {
+            "backend": self.backend,
+            "location": self.location,
+            "rows": approx,
+            "rows_estimated": estimated,
+            "oldest_ts": found.get("oldest"),
+            "newest_ts": found.get("newest"),
+            "size_bytes": int(found.get("size") or 0),
+            "log_table_bytes": int(found.get("log_size") or 0),
+            "rollup_rows": int(found.get("rollup_rows") or 0),
+            "stored_responses": int(found.get("stored_responses") or 0),
+            "migrations": migrations,
+        }
+
+    def vacuum(self) -> dict[str, Any]:
+        # Plain VACUUM marks deleted rows' space reusable in place: it needs no free disk (unlike
+        # SQLite's VACUUM or PostgreSQL's VACUUM FULL, which rewrite the table and are not run here).
+        with self._connect(timeout_ms=0, role="vacuum") as conn:
+            before = int(conn.execute("SELECT pg_database_size(current_database())").fetchone()[0])  # type: ignore[index]
+            conn.execute("VACUUM (ANALYZE) chat_logs, log_rollups_hourly, stored_responses")
+            after = int(conn.execute("SELECT pg_database_size(current_database())").fetchone()[0])  # type: ignore[index]
+        return {
+            "ok": True,
+            "size_before": before,
+            "size_after": after,
+            "message": "VACUUM (ANALYZE): deleted rows' space is reused by new rows; the files keep their size",
+        }
+
+    # -- serialization helper for PgRecordTables ---------------------------------------------
+    def _scrub_known(self, value: Any) -> str:
+        text = orjson.dumps(value).decode()
+        for secret in self.policy.secrets:
+            text = text.replace(secret, "[REDACTED]")
+        return text

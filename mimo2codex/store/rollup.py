@@ -1,0 +1,281 @@
+"""Hourly rollups: what stats and timeseries read instead of the raw log (pure, backend-neutral).
+
+A rollup row is keyed by (hour, provider, client model, upstream model) and holds counters, errors by
+code and two log-spaced histograms (:mod:`mimo2codex.store.histogram`). The writer folds each batch
+into per-key deltas (:func:`fold`) and adds them to the stored rows in the same transaction; a
+window's totals are the sum of rollups for its whole hours plus the same fold over the raw rows of
+its partial edge hours (:func:`window_parts`), so "the last 24 h" is exactly 24 hours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from mimo2codex.store import histogram
+
+HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
+
+RollupKey = tuple[int, str, str, str]
+#: counters summed as they are
+COUNTERS: tuple[str, ...] = (
+    "requests",
+    "errors",
+    "cancelled",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "cached_tokens",
+    "reasoning_tokens",
+    "duration_sum",
+    "ttft_sum",
+    "bytes_in",
+    "bytes_out",
+)
+
+
+def hour_of(ts_ms: int) -> int:
+    return ts_ms - ts_ms % HOUR_MS
+
+
+def is_error_row(row: Mapping[str, Any]) -> bool:
+    return int(row.get("status_code") or 0) >= 400 or row.get("error_code") is not None
+
+
+@dataclass(slots=True)
+class Rollup:
+    requests: int = 0
+    errors: int = 0
+    cancelled: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
+    duration_sum: int = 0
+    ttft_sum: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    errors_by_code: dict[str, int] = field(default_factory=dict)
+    latency: histogram.Histogram = field(default_factory=dict)
+    ttft: histogram.Histogram = field(default_factory=dict)
+
+    def add_row(self, row: Mapping[str, Any]) -> None:
+        self.requests += 1
+        if is_error_row(row):
+            self.errors += 1
+            code = row.get("error_code") or f"http_{row.get('status_code')}"
+            self.errors_by_code[code] = self.errors_by_code.get(code, 0) + 1
+        if row.get("outcome") == "cancelled":
+            self.cancelled += 1
+        for name in ("prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens", "reasoning_tokens"):
+            setattr(self, name, getattr(self, name) + int(row.get(name) or 0))
+        self.bytes_in += int(row.get("bytes_in") or 0)
+        self.bytes_out += int(row.get("bytes_out") or 0)
+        duration = int(row.get("duration_ms") or 0)
+        self.duration_sum += duration
+        histogram.add(self.latency, duration)
+        ttft = row.get("ttft_ms")
+        if ttft is not None:
+            self.ttft_sum += int(ttft)
+            histogram.add(self.ttft, int(ttft))
+
+    def merge(self, other: Rollup) -> Rollup:
+        for name in COUNTERS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for code, n in other.errors_by_code.items():
+            self.errors_by_code[code] = self.errors_by_code.get(code, 0) + n
+        histogram.merge(self.latency, other.latency)
+        histogram.merge(self.ttft, other.ttft)
+        return self
+
+    # -- storage -----------------------------------------------------------------------------
+    def to_columns(self) -> dict[str, Any]:
+        """The stored form: counters, then JSON text for the code map and the histograms."""
+        columns: dict[str, Any] = {name: getattr(self, name) for name in COUNTERS}
+        columns["errors_by_code"] = orjson.dumps(self.errors_by_code).decode()
+        columns["latency_hist"] = histogram.encode(self.latency)
+        columns["ttft_hist"] = histogram.encode(self.ttft)
+        return columns
+
+    @classmethod
+    def from_columns(cls, columns: Mapping[str, Any]) -> Rollup:
+        rollup = cls()
+        for name in COUNTERS:
+            setattr(rollup, name, int(columns.get(name) or 0))
+        codes = columns.get("errors_by_code")
+        if codes:
+            parsed = orjson.loads(codes) if isinstance(codes, (str, bytes)) else codes
+            rollup.errors_by_code = {str(k): int(v) for k, v in parsed.items()}
+        rollup.latency = histogram.decode(columns.get("latency_hist"))
+        rollup.ttft = histogram.decode(columns.get("ttft_hist"))
+        return rollup
+
+    # -- reporting ---------------------------------------------------------------------------
+    def summary(self) -> dict[str, Any]:
+        ttft_count = histogram.total(self.ttft)
+        return {
+            "requests": self.requests,
+            "errors": self.errors,
+            "cancelled": self.cancelled,
+            "errors_by_code": dict(sorted(self.errors_by_code.items(), key=lambda kv: -kv[1])),
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+            "cached_tokens": self.cached_tokens,
+            "reasoning_tokens": self.reasoning_tokens,
+            "bytes_in": self.bytes_in,
+            "bytes_out": self.bytes_out,
+            "latency_ms": {
+                "avg": round(self.duration_sum / self.requests, 1) if self.requests else None,
+                **histogram.percentiles(self.latency),
+            },
+            "ttft_ms": {
+                "avg": round(self.ttft_sum / ttft_count, 1) if ttft_count else None,
+                **histogram.percentiles(self.ttft),
+            },
+        }
+
+
+def key_of(row: Mapping[str, Any]) -> RollupKey:
+    return (
+        hour_of(int(row["ts"])),
+        str(row.get("provider_id") or ""),
+        str(row.get("client_model") or ""),
+        str(row.get("upstream_model") or ""),
+    )
+
+
+def fold(rows: Iterable[Mapping[str, Any]]) -> dict[RollupKey, Rollup]:
+    """Per-key deltas of a batch of log rows."""
+    deltas: dict[RollupKey, Rollup] = {}
+    for row in rows:
+        key = key_of(row)
+        rollup = deltas.get(key)
+        if rollup is None:
+            rollup = deltas[key] = Rollup()
+        rollup.add_row(row)
+    return deltas
+
+
+@dataclass(frozen=True, slots=True)
+class WindowParts:
+    """A window split into whole hours (read from rollups) and raw edges (read from the log)."""
+
+    #: rollup hours ``first_hour <= hour < end_hour`` (empty when equal)
+    first_hour: int
+    end_hour: int
+    #: raw ``[since, until)`` ranges of the partial edge hours
+    edges: tuple[tuple[int, int], ...]
+
+
+def window_parts(since_ms: int, until_ms: int) -> WindowParts:
+    """
+    >>> window_parts(HOUR_MS + 5, 3 * HOUR_MS + 7)
+    WindowParts(first_hour=7200000, end_hour=10800000, edges=((3600005, 7200000), (10800000, 10800007)))
+    """
+    if until_ms <= since_ms:
+        return WindowParts(since_ms, since_ms, ())
+    first = -(-since_ms // HOUR_MS) * HOUR_MS  # ceil to the hour
+    end = hour_of(until_ms)
+    if first >= end:  # the window lies inside one or two partial hours: raw rows only
+        return WindowParts(first, first, ((since_ms, until_ms),))
+    edges = []
+    if since_ms < first:
+        edges.append((since_ms, first))
+    if end < until_ms:
+        edges.append((end, until_ms))
+    return WindowParts(first, end, tuple(edges))
+
+
+def edge_rollup(columns: Mapping[str, Any]) -> tuple[RollupKey, Rollup]:
+    """One grouped row of an edge query (see the backends' ``EDGE_SQL``) as a rollup delta.
+
+    The query groups raw rows by key, error code, status class, outcome and histogram buckets, so
+    the group's ``n`` rows share those and the sums add up exactly.
+    """
+    n = int(columns["n"])
+    rollup = Rollup(requests=n)
+    for name in ("prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens", "reasoning_tokens"):
+        setattr(rollup, name, int(columns.get(name) or 0))
+    rollup.bytes_in = int(columns.get("bytes_in") or 0)
+    rollup.bytes_out = int(columns.get("bytes_out") or 0)
+    rollup.duration_sum = int(columns.get("duration_sum") or 0)
+    rollup.ttft_sum = int(columns.get("ttft_sum") or 0)
+    if columns.get("is_error"):
+        rollup.errors = n
+        code = columns.get("error_code") or f"http_{columns.get('status_code')}"
+        rollup.errors_by_code[str(code)] = n
+    if columns.get("outcome") == "cancelled":
+        rollup.cancelled = n
+    rollup.latency = {int(columns.get("duration_bucket") or 0): n}
+    if columns.get("ttft_bucket") is not None:
+        rollup.ttft = {int(columns["ttft_bucket"]): n}
+    key = (
+        int(columns["hour"]),
+        str(columns.get("provider_id") or ""),
+        str(columns.get("client_model") or ""),
+        str(columns.get("upstream_model") or ""),
+    )
+    return key, rollup
+
+
+def report(parts: Iterable[tuple[RollupKey, Rollup]], since_ms: int, until_ms: int) -> dict[str, Any]:
+    """The stats document: totals and the same per provider / client model / upstream model."""
+    totals = Rollup()
+    by: dict[str, dict[str, Rollup]] = {"provider_id": {}, "client_model": {}, "upstream_model": {}}
+    # per route (provider, client model, upstream model): the admin's mappings and per-model table
+    routes: dict[tuple[str, str, str], Rollup] = {}
+    last_hour: dict[tuple[str, str, str], int] = {}
+    for (hour, provider, client_model, upstream_model), rollup in parts:
+        totals.merge(rollup)
+        route = (provider, client_model, upstream_model)
+        routes.setdefault(route, Rollup()).merge(rollup)
+        last_hour[route] = max(hour, last_hour.get(route, hour))
+        for name, value in (
+            ("provider_id", provider),
+            ("client_model", client_model),
+            ("upstream_model", upstream_model),
+        ):
+            group = by[name].get(value)
+            if group is None:
+                group = by[name][value] = Rollup()
+            group.merge(rollup)
+    doc: dict[str, Any] = {"since_ms": since_ms, "until_ms": until_ms, **totals.summary()}
+    for name, label in (
+        ("provider_id", "by_provider"),
+        ("client_model", "by_client_model"),
+        ("upstream_model", "by_upstream_model"),
+    ):
+        doc[label] = [
+            {name: value, **rollup.summary()}
+            for value, rollup in sorted(by[name].items(), key=lambda kv: -kv[1].requests)
+        ]
+    doc["by_route"] = [
+        {"provider_id": p, "client_model": c, "upstream_model": u, "last_hour": last_hour[(p, c, u)], **r.summary()}
+        for (p, c, u), r in sorted(routes.items(), key=lambda kv: -kv[1].requests)
+    ]
+    return doc
+
+
+def series(
+    parts: Iterable[tuple[RollupKey, Rollup]], since_ms: int, until_ms: int, bucket_ms: int
+) -> list[dict[str, Any]]:
+    """Per-bucket summaries from ``since_ms``'s bucket to ``until_ms``, empty buckets included."""
+    buckets: dict[int, Rollup] = {}
+    for (hour, *_), rollup in parts:
+        start = hour - hour % bucket_ms
+        found = buckets.get(start)
+        if found is None:
+            found = buckets[start] = Rollup()
+        found.merge(rollup)
+    out = []
+    start = since_ms - since_ms % bucket_ms
+    while start < until_ms:
+        out.append({"ts": start, **(buckets.get(start) or Rollup()).summary()})
+        start += bucket_ms
+    return out

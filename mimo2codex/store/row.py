@@ -1,0 +1,158 @@
+"""One stored log row from a :class:`RequestRecord` (pure; both backends insert these dicts).
+
+Column names follow the Node mimo2codex's ``chat_logs`` table where it had them, so a migrated
+database and a new one read the same. Runs in the writer thread, never on the request path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from typing import Any
+
+import orjson
+
+from mimo2codex.request_log import RequestRecord
+from mimo2codex.store import histogram
+from mimo2codex.store.capture import CapturePolicy
+
+#: the log's columns in table order (``id`` is the backend's own key); types for DDL generators
+LOG_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("ts", "int"),  # ms since the epoch, when the request arrived
+    ("request_id", "text"),
+    ("provider_id", "text"),
+    ("client_model", "text"),
+    ("upstream_model", "text"),
+    ("endpoint", "text"),
+    ("status_code", "int"),
+    ("duration_ms", "int"),
+    ("prompt_tokens", "int"),
+    ("completion_tokens", "int"),
+    ("total_tokens", "int"),
+    ("cached_tokens", "int"),
+    ("stream", "int"),
+    ("error_code", "text"),
+    ("error_snippet", "text"),
+    ("tool_call_count", "int"),
+    ("request_body", "text"),
+    ("response_body", "text"),
+    ("reasoning_tokens", "int"),
+    ("ttft_ms", "int"),
+    ("upstream_status", "int"),
+    ("upstream_request_id", "text"),
+    ("finish_reason", "text"),
+    ("retries", "int"),
+    ("rewritten_from", "text"),
+    ("rewrite_reason", "text"),
+    ("bytes_in", "int"),
+    ("bytes_out", "int"),
+    ("user_agent", "text"),
+    ("codex_version", "text"),
+    ("client_token", "text"),
+    ("outcome", "text"),
+    ("instance", "text"),
+    ("notes", "text"),  # JSON object
+    # precomputed histogram buckets: the exact-window edges of stats() group by them
+    ("duration_bucket", "int"),
+    ("ttft_bucket", "int"),
+)
+COLUMN_NAMES: tuple[str, ...] = tuple(name for name, _ in LOG_COLUMNS)
+#: columns a list view shows (no bodies)
+LIST_COLUMNS: tuple[str, ...] = tuple(
+    name for name in COLUMN_NAMES if name not in ("request_body", "response_body", "duration_bucket", "ttft_bucket")
+)
+DETAIL_COLUMNS: tuple[str, ...] = (*LIST_COLUMNS, "request_body", "response_body")
+
+ERROR_SNIPPET_BYTES = 500
+_USER_AGENT_BYTES = 300
+_CODEX_UA = re.compile(r"\bcodex_[a-z_]+/(\d+\.\d+\.\d+[0-9A-Za-z.+-]*)")
+
+
+def codex_version(user_agent: str) -> str | None:
+    """``codex_exec/0.169.0 (Linux ...)`` -> ``0.169.0``; None for other clients.
+
+    >>> codex_version("codex_cli_rs/0.169.0 (Mac OS 15.1.0; arm64) iTerm.app/3.5.10")
+    '0.169.0'
+    """
+    match = _CODEX_UA.search(user_agent)
+    return match.group(1) if match else None
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return int(value)
+    return None
+
+
+def usage_columns(usage: dict[str, Any] | None) -> dict[str, int | None]:
+    """Token columns from Responses-shaped usage (``input_tokens``, ``*_details``)."""
+    usage = usage if isinstance(usage, dict) else {}
+    in_details = usage.get("input_tokens_details") or {}
+    out_details = usage.get("output_tokens_details") or {}
+    prompt = _int(usage.get("input_tokens"))
+    completion = _int(usage.get("output_tokens"))
+    total = _int(usage.get("total_tokens"))
+    if total is None and prompt is not None and completion is not None:
+        total = prompt + completion
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": total,
+        "cached_tokens": _int(in_details.get("cached_tokens")) if isinstance(in_details, dict) else None,
+        "reasoning_tokens": _int(out_details.get("reasoning_tokens")) if isinstance(out_details, dict) else None,
+    }
+
+
+def record_to_row(record: RequestRecord, policy: CapturePolicy, instance: str) -> dict[str, Any]:
+    keep_bodies = policy.wants(record)
+    duration = round(record.duration_ms)
+    ttft = None if record.first_event_ms is None else round(record.first_event_ms)
+    user_agent = record.user_agent[:_USER_AGENT_BYTES]
+    row: dict[str, Any] = {
+        "ts": int(record.started_at * 1000),
+        "request_id": record.request_id,
+        "provider_id": record.provider,
+        "client_model": record.client_model,
+        "upstream_model": record.upstream_model,
+        "endpoint": record.endpoint,
+        "status_code": record.status,
+        "duration_ms": duration,
+        **usage_columns(record.usage),
+        "stream": int(record.stream),
+        "error_code": record.error_code,
+        "error_snippet": policy.scrub(record.error_message, ERROR_SNIPPET_BYTES),
+        "tool_call_count": len(record.tool_calls),
+        "request_body": policy.render(record.request_body) if keep_bodies else None,
+        "response_body": policy.render(record.response_body) if keep_bodies else None,
+        "ttft_ms": ttft,
+        "upstream_status": record.upstream_status,
+        "upstream_request_id": record.upstream_request_id,
+        "finish_reason": record.finish_reason,
+        "retries": max(0, record.upstream_attempts - 1),
+        "rewritten_from": record.rewritten_from,
+        "rewrite_reason": record.rewrite_reason,
+        "bytes_in": record.bytes_in,
+        "bytes_out": record.bytes_out,
+        "user_agent": user_agent or None,
+        "codex_version": codex_version(user_agent),
+        "client_token": record.client_token,
+        "outcome": record.outcome,
+        "instance": instance,
+        "notes": policy.scrub(orjson.dumps(record.notes, default=str).decode(), 64 << 10) if record.notes else None,
+        "duration_bucket": histogram.bucket_of(duration),
+        "ttft_bucket": None if ttft is None else histogram.bucket_of(ttft),
+    }
+    return row
+
+
+def decode_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A row as the API returns it: ``stream`` a bool, ``notes`` parsed."""
+    if "stream" in row:
+        row["stream"] = bool(row["stream"])
+    notes = row.get("notes")
+    if isinstance(notes, str):
+        with contextlib.suppress(orjson.JSONDecodeError):
+            row["notes"] = orjson.loads(notes)
+    return row

@@ -1,0 +1,444 @@
+"""The SQLite backend: ``<data dir>/data.db``, WAL, one writer thread, readers on their own connections.
+
+The writer thread owns one connection and writes each batch of rows and its rollup deltas in one
+``BEGIN IMMEDIATE`` transaction (several ``--workers`` processes share the file; SQLite's lock
+serializes them, and the read-modify-write of a rollup row happens under it). Readers get one
+connection per thread. Nothing here raises into the request path: :meth:`SqliteStore.submit` is a
+``put_nowait``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from mimo2codex.request_log import RequestRecord
+from mimo2codex.store import rollup
+from mimo2codex.store.base import Bucket, LogPage, LogQuery, Store, StoreState
+from mimo2codex.store.capture import CapturePolicy
+from mimo2codex.store.migrations import applied, migrate
+from mimo2codex.store.nodedb import adopt_node_database
+from mimo2codex.store.records import RecordTables
+from mimo2codex.store.row import COLUMN_NAMES, DETAIL_COLUMNS, LIST_COLUMNS, decode_row, record_to_row
+from mimo2codex.store.writer import LogWriter
+
+log = logging.getLogger("mimo2codex.store")
+
+BUSY_TIMEOUT_MS = 2000
+#: rows deleted per maintenance step: small enough that a step never holds the lock for long
+PRUNE_CHUNK = 2000
+VACUUM_PAGES = 1000
+WAL_LIMIT_BYTES = 16 << 20
+
+_INSERT = f"INSERT INTO chat_logs ({', '.join(COLUMN_NAMES)}) VALUES ({', '.join('?' * len(COLUMN_NAMES))})"
+_ROLLUP_COLUMNS = (*rollup.COUNTERS, "errors_by_code", "latency_hist", "ttft_hist")
+_ROLLUP_KEY = ("hour", "provider_id", "client_model", "upstream_model")
+_UPSERT_ROLLUP = (
+    f"INSERT OR REPLACE INTO log_rollups_hourly ({', '.join((*_ROLLUP_KEY, *_ROLLUP_COLUMNS))}) "
+    f"VALUES ({', '.join('?' * (len(_ROLLUP_KEY) + len(_ROLLUP_COLUMNS)))})"
+)
+_SELECT_ROLLUP = (
+    f"SELECT {', '.join(_ROLLUP_COLUMNS)} FROM log_rollups_hourly "
+    "WHERE hour = ? AND provider_id = ? AND client_model = ? AND upstream_model = ?"
+)
+#: a partial edge hour of a stats window, grouped so that each group adds up exactly (rollup.edge_rollup)
+EDGE_SQL = """
+SELECT ts - ts % 3600000 AS hour, provider_id, client_model, upstream_model, error_code, status_code,
+       (status_code >= 400 OR error_code IS NOT NULL) AS is_error, outcome, duration_bucket, ttft_bucket,
+       COUNT(*) AS n, SUM(prompt_tokens) AS prompt_tokens, SUM(completion_tokens) AS completion_tokens,
+       SUM(total_tokens) AS total_tokens, SUM(cached_tokens) AS cached_tokens,
+       SUM(reasoning_tokens) AS reasoning_tokens, SUM(duration_ms) AS duration_sum, SUM(ttft_ms) AS ttft_sum,
+       SUM(bytes_in) AS bytes_in, SUM(bytes_out) AS bytes_out
+FROM chat_logs WHERE ts >= ? AND ts < ?
+GROUP BY 1, 2, 3, 4, 5, 6, 8, 9, 10
+"""
+
+
+def describe_error(exc: BaseException) -> str:
+    """A short, stable name for a database problem (the key of warn-once)."""
+    text = str(exc) or type(exc).__name__
+    return text.splitlines()[0][:200]
+
+
+def _connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    uri = f"{path.as_uri()}?mode=ro" if readonly else str(path)
+    conn = sqlite3.connect(
+        uri, uri=readonly, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+    )
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    return conn
+
+
+class SqliteStore(RecordTables, Store):
+    backend = "sqlite"
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        policy: CapturePolicy | None = None,
+        instance: str = "",
+        log_enabled: bool = True,
+        retention_days: int = 30,
+        max_mb: int = 0,
+        clock: Callable[[], float] = time.time,
+        queue_size: int | None = None,
+        batch_size: int | None = None,
+        maintenance_seconds: float | None = None,
+    ) -> None:
+        self.path = path
+        self.policy = policy or CapturePolicy()
+        self.instance = instance or f"{os.uname().nodename}:{os.getpid()}"
+        self.log_enabled = log_enabled
+        self.retention_days = retention_days
+        self.max_mb = max_mb
+        self.clock = clock
+        options: dict[str, Any] = {}
+        if queue_size is not None:
+            options["queue_size"] = queue_size
+        if batch_size is not None:
+            options["batch_size"] = batch_size
+        if maintenance_seconds is not None:
+            options["idle_seconds"] = maintenance_seconds
+        self._writer = LogWriter(self._write_batch, maintain=self._maintain, describe_error=describe_error, **options)
+        self._wconn: sqlite3.Connection | None = None
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._open_problem: str | None = None
+        self._opened = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def open(self) -> None:
+        try:
+            self._prepare()
+        except (sqlite3.Error, OSError) as exc:
+            self._open_problem = describe_error(exc)
+            log.warning(
+                "request log database %s cannot be opened (%s): requests are served, rows dropped",
+                self.path,
+                self._open_problem,
+            )
+        self._opened = True
+        self._writer.start()
+
+    def _prepare(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        adopt_node_database(self.path)
+        conn = _connect(self.path)
+        try:
+            fresh = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+            if fresh:
+                # Only possible before the first table exists: lets the maintenance step hand
+                # pages deleted by retention back to the file system without a full VACUUM.
+                conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+            conn.execute("PRAGMA journal_mode = WAL")
+            done = migrate(conn)
+            if done:
+                log.info("request log %s: applied migrations %s", self.path, ", ".join(done))
+        finally:
+            conn.close()
+
+    def close(self, timeout: float = 5.0) -> None:
+        if self._opened:
+            self._writer.close(timeout)
+        if self._wconn is not None:
+            self._wconn.close()
+            self._wconn = None
+        with self._readers_lock:
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
+        self._local = threading.local()
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        return self._writer.flush(timeout)
+
+    # -- the request path --------------------------------------------------------------------
+    def submit(self, record: RequestRecord) -> None:
+        if self.log_enabled:
+            self._writer.submit(record)
+
+    def state(self) -> StoreState:
+        writer = self._writer
+        problem = writer.problem or (self._open_problem if writer.written == 0 else None)
+        status = "disabled" if not self.log_enabled else "degraded" if problem else "ok"
+        return StoreState(
+            backend=self.backend,
+            status=status,  # type: ignore[arg-type]
+            location=str(self.path),
+            queue_depth=writer.depth,
+            dropped=writer.dropped,
+            written=writer.written,
+            problem=problem,
+        )
+
+    # -- the writer thread -------------------------------------------------------------------
+    def _writer_conn(self) -> sqlite3.Connection:
+        if self._wconn is None:
+            conn = _connect(self.path)
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
+                # After a checkpoint the WAL is cut back to this, not left at its largest batch.
+                conn.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT_BYTES}")
+                if not applied(conn):
+                    # the file could not be prepared at open (read-only, corrupt...): try again
+                    conn.close()
+                    self._prepare()
+                    conn = _connect(self.path)
+                    conn.execute("PRAGMA synchronous = NORMAL")
+            except BaseException:
+                conn.close()
+                raise
+            self._wconn = conn
+        return self._wconn
+
+    def _write_batch(self, records: Sequence[RequestRecord]) -> None:
+        rows = [record_to_row(record, self.policy, self.instance) for record in records]
+        try:
+            conn = self._writer_conn()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(_INSERT, [tuple(row[name] for name in COLUMN_NAMES) for row in rows])
+                self._add_rollups(conn, rollup.fold(rows))
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.DatabaseError:
+            self._reset_writer()
+            raise
+
+    def _reset_writer(self) -> None:
+        # A connection that saw a corrupt or vanished file is not trusted again.
+        if self._wconn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._wconn.close()
+            self._wconn = None
+
+    @staticmethod
+    def _add_rollups(conn: sqlite3.Connection, deltas: Mapping[rollup.RollupKey, rollup.Rollup]) -> None:
+        for key, delta in deltas.items():
+            found = conn.execute(_SELECT_ROLLUP, key).fetchone()
+            if found is not None:
+                delta = rollup.Rollup.from_columns(dict(zip(_ROLLUP_COLUMNS, found, strict=True))).merge(delta)
+            columns = delta.to_columns()
+            conn.execute(_UPSERT_ROLLUP, (*key, *(columns[name] for name in _ROLLUP_COLUMNS)))
+
+    def _maintain(self) -> None:
+        if self._wconn is None and self._open_problem is not None and self._writer.written == 0:
+            return  # nothing opened yet; the next batch retries the open
+        conn = self._writer_conn()
+        now_ms = int(self.clock() * 1000)
+        deleted = 0
+        if self.retention_days > 0:
+            deleted += self._delete_chunk(conn, "ts < ?", now_ms - self.retention_days * rollup.DAY_MS)
+        if self.max_mb > 0 and self._data_bytes(conn) > self.max_mb << 20:
+            # A twentieth of the rows per step (ids estimate the count without a scan): over the
+            # cap, the oldest go first, a few steps at a time, never the whole log at once.
+            low, high = conn.execute("SELECT min(id), max(id) FROM chat_logs").fetchone()
+            if low is not None:
+                deleted += self._delete_chunk(conn, "1", None, max(1, min(PRUNE_CHUNK, (high - low + 1) // 20)))
+        conn.execute(
+            "DELETE FROM stored_responses WHERE id IN "
+            "(SELECT id FROM stored_responses WHERE expires_ms > 0 AND expires_ms < ? LIMIT ?)",
+            (now_ms, PRUNE_CHUNK),
+        )
+        if deleted or conn.execute("PRAGMA freelist_count").fetchone()[0] > VACUUM_PAGES:
+            conn.execute(f"PRAGMA incremental_vacuum({VACUUM_PAGES})").fetchall()
+
+    @staticmethod
+    def _delete_chunk(conn: sqlite3.Connection, where: str, bound: int | None, limit: int = PRUNE_CHUNK) -> int:
+        params: tuple[Any, ...] = (bound, limit) if bound is not None else (limit,)
+        cursor = conn.execute(
+            f"DELETE FROM chat_logs WHERE id IN (SELECT id FROM chat_logs WHERE {where} ORDER BY id LIMIT ?)", params
+        )
+        return int(cursor.rowcount)
+
+    @staticmethod
+    def _data_bytes(conn: sqlite3.Connection) -> int:
+        pages = conn.execute("PRAGMA page_count").fetchone()[0] - conn.execute("PRAGMA freelist_count").fetchone()[0]
+        return int(pages) * int(conn.execute("PRAGMA page_size").fetchone()[0])
+
+    # -- readers -----------------------------------------------------------------------------
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = _connect(self.path)
+            conn.row_factory = sqlite3.Row
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> Iterator[dict[str, Any]]:
+        for row in self._reader().execute(sql, params):
+            yield dict(row)
+
+    def _admin(self) -> sqlite3.Connection:
+        """A short-lived connection for writes outside the writer thread (admin, CLI)."""
+        return _connect(self.path)
+
+    # -- the log -----------------------------------------------------------------------------
+    @staticmethod
+    def _where(query: LogQuery) -> tuple[list[str], list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if query.provider:
+            clauses.append("provider_id = ?")
+            params.append(query.provider)
+        if query.model:
+            clauses.append("(client_model = ? OR upstream_model = ?)")
+            params += [query.model, query.model]
+        if query.status_class:
+            status = query.status_class.lower()
+            if status == "error":
+                clauses.append("(status_code >= 400 OR error_code IS NOT NULL)")
+            elif len(status) == 3 and status[0].isdigit() and status.endswith("xx"):
+                low = int(status[0]) * 100
+                clauses.append("status_code BETWEEN ? AND ?")
+                params += [low, low + 99]
+            else:
+                raise ValueError(f"status_class must be 2xx, 4xx, 5xx or error, got {query.status_class!r}")
+        if query.error_code:
+            clauses.append("error_code = ?")
+            params.append(query.error_code)
+        if query.endpoint:
+            clauses.append("endpoint = ?")
+            params.append(query.endpoint)
+        if query.stream is not None:
+            clauses.append("stream = ?")
+            params.append(int(query.stream))
+        if query.since_ms is not None:
+            clauses.append("ts >= ?")
+            params.append(query.since_ms)
+        if query.until_ms is not None:
+            clauses.append("ts < ?")
+            params.append(query.until_ms)
+        return clauses, params
+
+    def logs(self, query: LogQuery) -> LogPage:
+        clauses, params = self._where(query)
+        if query.before_id is not None:
+            clauses.append("id < ?")
+            params.append(query.before_id)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        limit = max(1, min(query.limit, 1000))
+        sql = f"SELECT id, {', '.join(LIST_COLUMNS)} FROM chat_logs {where} ORDER BY id DESC LIMIT ?"
+        rows = [decode_row(row) for row in self._rows(sql, [*params, limit + 1])]
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return LogPage(rows=rows, next_before_id=rows[-1]["id"] if more else None)
+
+    def tail(self, query: LogQuery) -> Sequence[dict[str, Any]]:
+        clauses, params = self._where(query)
+        clauses.append("id > ?")
+        params.append(query.after_id or 0)
+        limit = max(1, min(query.limit, 1000))
+        sql = f"SELECT id, {', '.join(LIST_COLUMNS)} FROM chat_logs WHERE {' AND '.join(clauses)} ORDER BY id LIMIT ?"
+        return [decode_row(row) for row in self._rows(sql, [*params, limit])]
+
+    def log(self, log_id: int) -> dict[str, Any] | None:
+        sql = f"SELECT id, {', '.join(DETAIL_COLUMNS)} FROM chat_logs WHERE id = ?"
+        for row in self._rows(sql, (log_id,)):
+            return decode_row(row)
+        return None
+
+    def delete_logs(self, before_ms: int) -> int:
+        conn = self._admin()
+        try:
+            total = 0
+            while True:
+                deleted = self._delete_chunk(conn, "ts < ?", before_ms)
+                total += deleted
+                if deleted < PRUNE_CHUNK:
+                    return total
+        finally:
+            conn.close()
+
+    # -- rollups -----------------------------------------------------------------------------
+    def _window(self, since_ms: int, until_ms: int) -> list[tuple[rollup.RollupKey, rollup.Rollup]]:
+        parts = rollup.window_parts(since_ms, until_ms)
+        found: list[tuple[rollup.RollupKey, rollup.Rollup]] = []
+        if parts.end_hour > parts.first_hour:
+            sql = (
+                f"SELECT {', '.join((*_ROLLUP_KEY, *_ROLLUP_COLUMNS))} FROM log_rollups_hourly "
+                "WHERE hour >= ? AND hour < ?"
+            )
+            for row in self._rows(sql, (parts.first_hour, parts.end_hour)):
+                key = (int(row["hour"]), row["provider_id"], row["client_model"], row["upstream_model"])
+                found.append((key, rollup.Rollup.from_columns(row)))
+        for start, end in parts.edges:
+            found += [rollup.edge_rollup(row) for row in self._rows(EDGE_SQL, (start, end))]
+        return found
+
+    def stats(self, since_ms: int, until_ms: int) -> dict[str, Any]:
+        return rollup.report(self._window(since_ms, until_ms), since_ms, until_ms)
+
+    def timeseries(self, since_ms: int, until_ms: int, bucket: Bucket) -> list[dict[str, Any]]:
+        size = rollup.HOUR_MS if bucket == "hour" else rollup.DAY_MS
+        return rollup.series(self._window(since_ms, until_ms), since_ms, until_ms, size)
+
+    # -- maintenance -------------------------------------------------------------------------
+    def _file_bytes(self) -> int:
+        return sum(
+            p.stat().st_size for p in (self.path, Path(f"{self.path}-wal"), Path(f"{self.path}-shm")) if p.exists()
+        )
+
+    def db_stats(self) -> dict[str, Any]:
+        conn = self._reader()
+        count, oldest, newest = conn.execute("SELECT count(*), min(ts), max(ts) FROM chat_logs").fetchone()
+        return {
+            "backend": self.backend,
+            "location": str(self.path),
+            "rows": int(count),
+            "oldest_ts": oldest,
+            "newest_ts": newest,
+            "size_bytes": self._file_bytes(),
+            "file_bytes": self.path.stat().st_size if self.path.exists() else 0,
+            "rollup_rows": int(conn.execute("SELECT count(*) FROM log_rollups_hourly").fetchone()[0]),
+            "stored_responses": int(conn.execute("SELECT count(*) FROM stored_responses").fetchone()[0]),
+            "auto_vacuum": {0: "none", 1: "full", 2: "incremental"}.get(
+                int(conn.execute("PRAGMA auto_vacuum").fetchone()[0]), "unknown"
+            ),
+            "migrations": [{"name": name, "applied_ms": at} for name, at in applied(conn)],
+        }
+
+    def vacuum(self) -> dict[str, Any]:
+        size = self._file_bytes()
+        free = shutil.disk_usage(self.path.parent).free
+        # VACUUM writes a complete copy of the database (and its WAL) before replacing the old one.
+        needed = 2 * size
+        if free < needed:
+            return {
+                "ok": False,
+                "message": f"not enough free disk for VACUUM: {free >> 20} MiB free, about {needed >> 20} MiB needed "
+                f"for a {size >> 20} MiB database; free space or prune first (mimo2codex db prune --before ...)",
+                "size_bytes": size,
+            }
+        conn = self._admin()
+        try:
+            conn.execute("VACUUM")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            conn.close()
+        return {"ok": True, "size_before": size, "size_after": self._file_bytes()}
+
+    # -- serialization helpers for RecordTables ----------------------------------------------
+    def _scrub_known(self, value: Any) -> str:
+        text = orjson.dumps(value).decode()
+        for secret in self.policy.secrets:
+            text = text.replace(secret, "[REDACTED]")
+        return text

@@ -1,0 +1,149 @@
+"""The log writer: one thread draining a bounded queue into batched transactions (backend-neutral).
+
+The request path calls :meth:`LogWriter.submit`, a ``put_nowait``: a full queue drops the record and
+counts it, it never waits. The thread takes up to ``batch_size`` records at a time and hands them to
+the backend's ``write_batch`` (rows and rollups in one transaction). A failing database (locked,
+full, read-only, corrupt) drops that batch, counts it, warns once per kind of problem and keeps
+going; the first batch that succeeds again clears the problem. Between batches, and whenever the
+queue is idle, the backend's ``maintain`` step runs (retention and the size cap, in small chunks).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+from mimo2codex.request_log import RequestRecord
+
+log = logging.getLogger("mimo2codex.store")
+
+DEFAULT_QUEUE_SIZE = 10_000
+DEFAULT_BATCH = 500
+#: how often an idle writer runs maintenance (and retries a database that failed)
+IDLE_SECONDS = 1.0
+
+
+class LogWriter:
+    def __init__(
+        self,
+        write_batch: Callable[[Sequence[RequestRecord]], None],
+        *,
+        maintain: Callable[[], None] | None = None,
+        describe_error: Callable[[BaseException], str] = str,
+        queue_size: int = DEFAULT_QUEUE_SIZE,
+        batch_size: int = DEFAULT_BATCH,
+        idle_seconds: float = IDLE_SECONDS,
+        name: str = "mimo2codex-log-writer",
+    ) -> None:
+        self._idle = idle_seconds
+        self._write_batch = write_batch
+        self._maintain = maintain
+        self._describe = describe_error
+        #: None is the wake-up call of close()
+        self._queue: queue.Queue[RequestRecord | None] = queue.Queue(queue_size)
+        self._batch_size = batch_size
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._lock = threading.Lock()
+        self._done = threading.Condition(self._lock)
+        self.submitted = 0
+        #: records written, or given up (dropped) by the thread: flush waits for this
+        self.handled = 0
+        self.written = 0
+        self.dropped = 0
+        self.problem: str | None = None
+        self._warned: set[str] = set()
+
+    # -- the request path --------------------------------------------------------------------
+    def submit(self, record: RequestRecord) -> None:
+        try:
+            self._queue.put_nowait(record)
+        except queue.Full:
+            with self._lock:
+                self.dropped += 1
+            self._warn_once("queue_full", "request log queue is full: dropping rows (the database is too slow)")
+            return
+        with self._lock:
+            self.submitted += 1
+
+    @property
+    def depth(self) -> int:
+        return self._queue.qsize()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread.start()
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        with self._done:
+            target = self.submitted
+            return self._done.wait_for(lambda: self.handled >= target, timeout)
+
+    def close(self, timeout: float = 5.0) -> None:
+        self.flush(timeout)
+        self._stop.set()
+        with contextlib.suppress(queue.Full):  # full: the thread is busy and sees the stop soon
+            self._queue.put_nowait(None)
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    # -- the thread --------------------------------------------------------------------------
+    def _take(self) -> list[RequestRecord]:
+        try:
+            first = self._queue.get(timeout=self._idle)
+        except queue.Empty:
+            return []
+        batch = [] if first is None else [first]
+        while len(batch) < self._batch_size:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                batch.append(item)
+        return batch
+
+    def _run(self) -> None:
+        last_maintenance = 0.0
+        while not (self._stop.is_set() and self._queue.empty()):
+            batch = self._take()
+            if batch:
+                self._write(batch)
+            now = time.monotonic()
+            if self._maintain is not None and (not batch or now - last_maintenance > self._idle):
+                last_maintenance = now
+                try:
+                    self._maintain()
+                except Exception as exc:  # maintenance failing must not stop the writing
+                    self._warn_once(f"maintain:{type(exc).__name__}", f"request log maintenance failed: {exc}")
+
+    def _write(self, batch: list[RequestRecord]) -> None:
+        try:
+            self._write_batch(batch)
+        except Exception as exc:  # any database failure: drop, count, warn once, keep proxying
+            problem = self._describe(exc)
+            with self._done:
+                self.dropped += len(batch)
+                self.handled += len(batch)
+                self.problem = problem
+                self._done.notify_all()
+            self._warn_once(problem, f"request log: {problem}; dropping rows until it clears")
+            return
+        with self._done:
+            self.written += len(batch)
+            self.handled += len(batch)
+            recovered = self.problem
+            self.problem = None
+            self._done.notify_all()
+        if recovered is not None:
+            self._warned.discard(recovered)
+            log.warning("request log: recovered from %r; %d rows were dropped so far", recovered, self.dropped)
+
+    def _warn_once(self, key: str, message: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            log.warning("%s", message)

@@ -1,0 +1,194 @@
+"""PostgreSQL as the shared log of several gateway instances (issue 8, acceptance 5), and its failures.
+
+Runs against the session's throw-away cluster (tests/postgres_server.py): a real server, never a skip.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from mimo2codex.request_log import RequestRecord
+from mimo2codex.store.base import LogQuery
+from mimo2codex.store.capture import CapturePolicy
+from mimo2codex.store.postgres import PostgresStore, mask_url
+from mimo2codex.store.rollup import HOUR_MS
+from tests.conftest import StartGateway, StartUpstream
+from tests.fakes.strict_upstream import Reply
+from tests.live import upstream_settings
+
+COUNTERS = ("prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens")
+
+
+def _record(instance: str, n: int, started: float) -> RequestRecord:
+    rec = RequestRecord(f"{instance}-{n}", "/v1/responses", started, n % 2 == 0, client_model=f"gpt-{n % 3}")
+    rec.provider, rec.upstream_model = ("deepseek", "deepseek-chat") if n % 4 else ("mimo", "mimo-v2")
+    rec.status = 429 if n % 7 == 0 else 200
+    rec.error_code = "rate_limit_exceeded" if n % 7 == 0 else None
+    rec.usage = {
+        "input_tokens": 100 + n,
+        "output_tokens": n,
+        "input_tokens_details": {"cached_tokens": n % 50},
+        "output_tokens_details": {"reasoning_tokens": n % 5},
+    }
+    rec.duration_ms = 10.0 + n
+    rec.first_event_ms = 5.0 + n % 13
+    return rec
+
+
+def _raw_totals(url: str, since_ms: int, until_ms: int) -> dict[str, Any]:
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT count(*), count(*) FILTER (WHERE status_code >= 400 OR error_code IS NOT NULL), "
+            + ", ".join(f"sum({c})" for c in COUNTERS)
+            + " FROM chat_logs WHERE ts >= %s AND ts < %s",
+            (since_ms, until_ms),
+        ).fetchone()
+    assert row is not None
+    return dict(zip(("requests", "errors", *COUNTERS), (int(v or 0) for v in row), strict=True))
+
+
+def test_two_instances_share_rows_and_exact_rollups(postgres_url: str) -> None:
+    policy = CapturePolicy.build("errors-only", 4096, [])
+    stores = [
+        PostgresStore(
+            postgres_url, policy=policy, instance=name, batch_size=25
+        )  # small batches: many interleaved upserts
+        for name in ("gw-a", "gw-b")
+    ]
+    for store in stores:
+        store.open()
+    now = time.time()
+    # Rows over the last three hours, so windows have whole hours (rollups) and edges (raw rows).
+    per_instance = 400
+
+    def produce(store: PostgresStore) -> None:
+        for n in range(per_instance):
+            store.submit(_record(store.instance, n, now - (n * 27) % (3 * 3600)))
+
+    threads = [threading.Thread(target=produce, args=(store,)) for store in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        assert all(store.flush(20) for store in stores)
+        assert [store.state().written for store in stores] == [per_instance, per_instance]
+        assert all(store.state().dropped == 0 for store in stores)
+
+        reader = stores[0]
+        instances = {row["instance"] for row in reader.tail(LogQuery(after_id=0, limit=1000))}
+        assert instances == {"gw-a", "gw-b"}
+
+        until_ms = int(now * 1000) + 1
+        for since_ms in (until_ms - 4 * HOUR_MS, until_ms - HOUR_MS - 12_345, int(now * 1000) - 600_000):
+            stats = reader.stats(since_ms, until_ms)
+            expected = _raw_totals(postgres_url, since_ms, until_ms)
+            assert {k: stats[k] for k in expected} == expected
+            assert sum(stats["errors_by_code"].values()) == expected["errors"]
+            assert sum(p["requests"] for p in stats["by_provider"]) == expected["requests"]
+        whole = reader.stats(until_ms - 4 * HOUR_MS, until_ms)
+        assert whole["requests"] == 2 * per_instance
+        series = reader.timeseries(until_ms - 4 * HOUR_MS, until_ms, "hour")
+        assert sum(bucket["requests"] for bucket in series) == 2 * per_instance
+    finally:
+        for store in stores:
+            store.close()
+
+
+@pytest.mark.live
+def test_two_live_gateways_log_into_one_database(
+    postgres_url: str, start_upstream: StartUpstream, start_gateway: StartGateway
+) -> None:
+    upstream = start_upstream(lambda body, n: Reply.text(f"answer {n}"))
+    settings = upstream_settings(upstream, MIMO2CODEX_DATABASE_URL=postgres_url)
+    gateways = [start_gateway(settings), start_gateway(settings)]
+    per_gateway = 6
+    statuses: list[int] = []
+
+    def ask(url: str, index: int) -> None:
+        body = {"model": "fake-model", "input": f"q{index}", "stream": index % 2 == 0}
+        statuses.append(httpx.post(f"{url}/responses", json=body, timeout=20).status_code)
+
+    threads = [threading.Thread(target=ask, args=(gateway.url, i)) for gateway in gateways for i in range(per_gateway)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert statuses == [200] * (2 * per_gateway)
+
+    served = [{record.request_id for record in gateway.records} for gateway in gateways]
+    assert [len(ids) for ids in served] == [per_gateway, per_gateway]
+    reader = PostgresStore(postgres_url)
+    try:
+        deadline = time.time() + 10
+        rows: list[dict[str, Any]] = []
+        while time.time() < deadline:  # each gateway's writer commits on its own schedule
+            rows = list(reader.tail(LogQuery(after_id=0, limit=100)))
+            if len(rows) >= 2 * per_gateway:
+                break
+            time.sleep(0.05)
+        stored = {row["request_id"] for row in rows}
+        assert served[0] <= stored
+        assert served[1] <= stored
+        assert len(rows) == 2 * per_gateway
+        stats = reader.stats(int((time.time() - 60) * 1000), int(time.time() * 1000) + 1)
+        assert stats["requests"] == 2 * per_gateway
+        assert stats["errors"] == 0
+        assert stats["by_provider"][0]["provider_id"] == "generic"
+    finally:
+        reader.close()
+
+
+def test_unreachable_database_degrades_and_counts(postgres_server: Any) -> None:
+    # A port nothing listens on: connecting fails at once. The request path must not notice.
+    url = f"postgresql://postgres:pw@127.0.0.1:{_closed_port()}/nowhere"
+    store = PostgresStore(url)
+    store.open()
+    try:
+        started = time.perf_counter()
+        for n in range(20):
+            store.submit(_record("x", n, time.time()))
+        assert time.perf_counter() - started < 0.1  # enqueue only
+        assert store.flush(10)
+        state = store.state()
+        assert state.status == "degraded"
+        assert state.dropped == 20
+        assert state.written == 0
+        assert state.problem
+        assert "pw" not in state.location
+        assert state.location.startswith("postgresql://postgres:***@")
+    finally:
+        store.close()
+
+
+def _closed_port() -> int:
+    from tests.postgres_server import free_port
+
+    return free_port()
+
+
+def test_mask_url_hides_passwords() -> None:
+    assert mask_url("postgresql://u:secret@h/db") == "postgresql://u:***@h/db"
+    assert mask_url("postgresql:///db?host=/tmp&password=secret") == "postgresql:///db?host=/tmp&password=***"
+    assert mask_url("postgresql://u@h:5/db") == "postgresql://u@h:5/db"
+
+
+def test_out_of_range_values_are_clamped_not_dropped(postgres_url: str) -> None:
+    store = PostgresStore(postgres_url)
+    store.open()
+    try:
+        rec = _record("x", 1, time.time())
+        rec.usage = {"input_tokens": 2**40, "output_tokens": 1}
+        store.submit(rec)
+        assert store.flush(10)
+        assert store.state().written == 1
+        (row,) = store.tail(LogQuery(after_id=0))
+        assert row["prompt_tokens"] == 2**31 - 1
+    finally:
+        store.close()

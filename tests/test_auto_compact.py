@@ -1,0 +1,141 @@
+"""Auto-compaction end to end: a session outgrows a small declared window and still completes.
+
+The strict fake refuses any request over the window with DeepSeek's "maximum context length" 400
+(counted as three characters a token, stricter than real tokenizers), so a request the gateway failed
+to shrink shows up as a violation.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from mimo2codex.protocol.compaction import SUMMARY_INSTRUCTIONS
+from mimo2codex.settings import Settings, load_settings
+from tests.conftest import StartGateway, StartUpstream
+from tests.fakes.strict_upstream import Reply, StrictUpstream, VendorRules
+from tests.live import LiveGateway
+
+pytestmark = pytest.mark.live
+
+WINDOW = 3_000
+SUMMARY = "SUMMARY: the user sent long notes numbered 0 to n and got short acknowledgements."
+
+
+def is_summary_request(body: dict[str, Any]) -> bool:
+    return body["messages"][0]["content"] == SUMMARY_INSTRUCTIONS
+
+
+def script(body: dict[str, Any], number: int) -> Reply:
+    if is_summary_request(body):
+        return Reply.text(SUMMARY)
+    return Reply.text(f"noted ({number})")
+
+
+def settings(tmp_path: Path, upstream: StrictUpstream, **env: str) -> Settings:
+    providers = {
+        "providers": [
+            {
+                "id": "small",
+                "baseUrl": upstream.url,
+                "envKey": "SMALL_API_KEY",
+                "defaultModel": "tiny",
+                "models": [{"id": "tiny", "contextWindow": WINDOW}],
+            }
+        ]
+    }
+    path = tmp_path / "providers.json"
+    path.write_text(json.dumps(providers))
+    values = {
+        "MIMO2CODEX_PROVIDERS_FILE": str(path),
+        "SMALL_API_KEY": upstream.api_key,
+        "MIMO2CODEX_DEFAULT_PROVIDER": "small",
+        "MIMO2CODEX_MAX_RETRIES": "0",
+        **env,
+    }
+    return load_settings(values)
+
+
+def note(n: int) -> dict[str, Any]:
+    text = f"note {n}: " + "lorem ipsum dolor sit amet " * 45
+    return {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
+
+
+def answer(text: str) -> dict[str, Any]:
+    return {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": text}]}
+
+
+def turn(gateway: LiveGateway, history: list[dict[str, Any]]) -> tuple[str, str]:
+    """One streamed Codex-like turn; returns (reasoning text, answer text) and extends ``history``."""
+    body = {"model": "tiny", "instructions": "You are Codex.", "input": history, "stream": True, "store": False}
+    response = httpx.post(f"{gateway.url}/responses", json=body, timeout=30)
+    assert response.status_code == 200
+    events = [orjson.loads(line[6:]) for line in response.text.splitlines() if line.startswith("data: ")]
+    assert events[-1]["type"] == "response.completed", events[-1]
+    reasoning = "".join(e["delta"] for e in events if e["type"] == "response.reasoning_summary_text.delta")
+    text = "".join(e["delta"] for e in events if e["type"] == "response.output_text.delta")
+    history.append(answer(text))
+    return reasoning, text
+
+
+@pytest.fixture
+def upstream(start_upstream: StartUpstream) -> StrictUpstream:
+    return start_upstream(script, rules=VendorRules(context_limit_chars=3 * WINDOW, context_limit_tokens=WINDOW))
+
+
+def test_a_session_past_the_window_completes_and_reuses_its_summary(
+    tmp_path: Path, upstream: StrictUpstream, start_gateway: StartGateway
+) -> None:
+    gateway = start_gateway(settings(tmp_path, upstream, MIMO2CODEX_AUTO_COMPACT="1"))
+    history: list[dict[str, Any]] = []
+    compacted_at = None
+    for n in range(12):
+        history.append(note(n))
+        reasoning, _ = turn(gateway, history)
+        summaries = [b for b in upstream.bodies if is_summary_request(b)]
+        if summaries and compacted_at is None:
+            compacted_at = n
+            assert "[mimo2codex] Context compacted" in reasoning
+        elif compacted_at is not None:
+            # The next turn: the same cut, the cached summary; the summariser is not called again.
+            assert len(summaries) == 1
+            assert "summary reused" in reasoning
+            break
+    assert compacted_at is not None, "the session never outgrew the window"
+    assert upstream.violations == []  # never a request over the window
+    records = gateway.wait_for_records(compacted_at + 2)
+    compacted = [r.notes["compacted"] for r in records if "compacted" in r.notes]
+    assert [c["cached_summary"] for c in compacted] == [False, True]
+    assert all(c["estimated_tokens_after"] <= c["budget"] < c["estimated_tokens_before"] for c in compacted)
+    last = upstream.bodies[-1]
+    assert SUMMARY in last["messages"][0]["content"] and last["messages"][1]["role"] == "user"
+
+
+def test_without_the_option_the_vendor_refuses_the_long_session(
+    tmp_path: Path, upstream: StrictUpstream, start_gateway: StartGateway
+) -> None:
+    gateway = start_gateway(settings(tmp_path, upstream))
+    history = [note(n) for n in range(12)]
+    body = {"model": "tiny", "instructions": "You are Codex.", "input": history, "stream": False}
+    response = httpx.post(f"{gateway.url}/responses", json=body, timeout=30)
+    assert response.status_code == 400
+    assert [v.rule for v in upstream.violations] == ["context_length"]
+    assert not any(is_summary_request(b) for b in upstream.bodies)
+
+
+def test_a_non_streamed_request_is_compacted_and_says_so(
+    tmp_path: Path, upstream: StrictUpstream, start_gateway: StartGateway
+) -> None:
+    gateway = start_gateway(settings(tmp_path, upstream, MIMO2CODEX_AUTO_COMPACT="1"))
+    body = {"model": "tiny", "instructions": "You are Codex.", "input": [note(n) for n in range(12)], "stream": False}
+    response = httpx.post(f"{gateway.url}/responses", json=body, timeout=30)
+    assert response.status_code == 200
+    reasoning = [item for item in response.json()["output"] if item["type"] == "reasoning"]
+    assert "Context compacted" in reasoning[0]["summary"][0]["text"]
+    assert upstream.violations == []
+    assert sum(is_summary_request(b) for b in upstream.bodies) == 1
