@@ -79,9 +79,11 @@ async def prepare(gateway: Gateway, body: dict[str, Any], ctx: ResponseContext) 
                 code="previous_response_not_found",
             )
         history = previous.history
-    body["input"] = [*history, *items]
+        body["input"] = [*history, *items]
+    # Without a previous response the body goes on as the client sent it (a native Responses
+    # upstream gets it byte for byte); the typed items with ids are only what is stored.
     ctx.echo["store"] = storing
-    return Conversation(store, items, body["input"], storing)
+    return Conversation(store, items, [*history, *items], storing)
 
 
 async def keep(gateway: Gateway, conversation: Conversation | None, reply: Response) -> Response:

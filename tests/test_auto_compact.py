@@ -113,7 +113,8 @@ def test_a_session_past_the_window_completes_and_reuses_its_summary(
     assert [c["cached_summary"] for c in compacted] == [False, True]
     assert all(c["estimated_tokens_after"] <= c["budget"] < c["estimated_tokens_before"] for c in compacted)
     last = upstream.bodies[-1]
-    assert SUMMARY in last["messages"][0]["content"] and last["messages"][1]["role"] == "user"
+    assert SUMMARY in last["messages"][0]["content"]
+    assert last["messages"][1]["role"] == "user"
 
 
 def test_without_the_option_the_vendor_refuses_the_long_session(

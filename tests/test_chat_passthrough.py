@@ -45,7 +45,8 @@ def test_mimo_quirks_reach_the_upstream(harness: Harness) -> None:
     assert harness.client.post("/v1/chat/completions", json=body).status_code == 200
     sent = harness.transport.requests[-1]["body"]
     assert sent["thinking"] == {"type": "enabled"}
-    assert sent["max_completion_tokens"] == 100 and "max_tokens" not in sent
+    assert sent["max_completion_tokens"] == 100
+    assert "max_tokens" not in sent
     assert "temperature" not in sent
     assert "strict" not in sent["tools"][0]["function"]
     assert sent["parallel_tool_calls"] is True

@@ -70,8 +70,9 @@ def test_store_continue_retrieve_list_delete(
 
     items = client.responses.input_items.list(second.id)
     assert [item.type for item in items.data] == ["message"]
-    assert items.data[0].content[0].text == "What is my name?"  # type: ignore[union-attr]
-    assert items.first_id == items.last_id == items.data[0].id and items.has_more is False
+    assert items.data[0].content[0].text == "What is my name?"
+    assert items.first_id == items.last_id == items.data[0].id
+    assert items.has_more is False
 
     client.responses.delete(first.id)
     with pytest.raises(openai.NotFoundError) as missing:
@@ -89,7 +90,8 @@ def test_store_continue_retrieve_list_delete(
     assert gone.value.code == "previous_response_not_found"
     # The second response does not depend on the first one's row: it carries its own history.
     third = client.responses.create(model="fake-model", input="And now?", previous_response_id=second.id)
-    assert "My name is Ada." in third.output_text and "What is my name?" in third.output_text
+    assert "My name is Ada." in third.output_text
+    assert "What is my name?" in third.output_text
 
 
 def test_input_items_pages_in_both_orders(settings_for: Callable[..., Settings], start_gateway: StartGateway) -> None:
@@ -97,12 +99,12 @@ def test_input_items_pages_in_both_orders(settings_for: Callable[..., Settings],
     inputs: Any = [{"role": "user", "content": f"part {n}"} for n in range(5)]
     created = client.responses.create(model="fake-model", input=inputs)  # no store field: OpenAI's default, kept
     page = client.responses.input_items.list(created.id, limit=2, order="asc")
-    assert [i.content[0].text for i in page.data] == ["part 0", "part 1"]  # type: ignore[union-attr]
+    assert [i.content[0].text for i in page.data] == ["part 0", "part 1"]
     assert page.has_more is True
-    every = [i.content[0].text for i in client.responses.input_items.list(created.id, limit=2, order="asc")]  # type: ignore[union-attr]
+    every = [i.content[0].text for i in client.responses.input_items.list(created.id, limit=2, order="asc")]
     assert every == [f"part {n}" for n in range(5)]  # the SDK followed the cursor (after=last_id)
     newest = client.responses.input_items.list(created.id)
-    assert [i.content[0].text for i in newest.data] == [f"part {n}" for n in reversed(range(5))]  # type: ignore[union-attr]
+    assert [i.content[0].text for i in newest.data] == [f"part {n}" for n in reversed(range(5))]
 
 
 def test_a_streamed_response_is_stored_before_its_stream_ends(

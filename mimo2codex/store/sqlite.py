@@ -38,7 +38,7 @@ BUSY_TIMEOUT_MS = 2000
 #: rows deleted per maintenance step: small enough that a step never holds the lock for long
 PRUNE_CHUNK = 2000
 VACUUM_PAGES = 1000
-WAL_LIMIT_BYTES = 16 << 20
+WAL_LIMIT_BYTES = 4 << 20
 
 _INSERT = f"INSERT INTO chat_logs ({', '.join(COLUMN_NAMES)}) VALUES ({', '.join('?' * len(COLUMN_NAMES))})"
 _ROLLUP_COLUMNS = (*rollup.COUNTERS, "errors_by_code", "latency_hist", "ttft_hist")
@@ -95,7 +95,10 @@ class SqliteStore(RecordTables, Store):
         queue_size: int | None = None,
         batch_size: int | None = None,
         maintenance_seconds: float | None = None,
+        writer_pragmas: Mapping[str, int | str] | None = None,
     ) -> None:
+        #: extra PRAGMAs of the writer's connection (tests: ``max_page_count`` to play a full disk)
+        self.writer_pragmas = dict(writer_pragmas or {})
         self.path = path
         self.policy = policy or CapturePolicy()
         self.instance = instance or f"{os.uname().nodename}:{os.getpid()}"
@@ -198,6 +201,8 @@ class SqliteStore(RecordTables, Store):
                     self._prepare()
                     conn = _connect(self.path)
                     conn.execute("PRAGMA synchronous = NORMAL")
+                for name, value in self.writer_pragmas.items():
+                    conn.execute(f"PRAGMA {name} = {value}")
             except BaseException:
                 conn.close()
                 raise
@@ -256,8 +261,11 @@ class SqliteStore(RecordTables, Store):
             "(SELECT id FROM stored_responses WHERE expires_ms > 0 AND expires_ms < ? LIMIT ?)",
             (now_ms, PRUNE_CHUNK),
         )
-        if deleted or conn.execute("PRAGMA freelist_count").fetchone()[0] > VACUUM_PAGES:
-            conn.execute(f"PRAGMA incremental_vacuum({VACUUM_PAGES})").fetchall()
+        if deleted or conn.execute("PRAGMA freelist_count").fetchone()[0] > 0:
+            # executescript steps the pragma to its end (execute() frees a single page per call).
+            conn.executescript(f"PRAGMA incremental_vacuum({VACUUM_PAGES});")
+            # In WAL mode the file only shrinks when the truncation is checkpointed into it.
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     @staticmethod
     def _delete_chunk(conn: sqlite3.Connection, where: str, bound: int | None, limit: int = PRUNE_CHUNK) -> int:

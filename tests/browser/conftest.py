@@ -141,8 +141,10 @@ def pages_only() -> Iterator[str]:
 
 def _new_tab(browser: playwright_api.Browser, lang: str) -> Iterator[Tab]:
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN" if lang == "zh" else "en-US")
-    # the language switch is remembered in localStorage: set it before any page script runs
-    context.add_init_script(f"try {{ localStorage.setItem('mimo2codex.lang', '{lang}') }} catch (e) {{}}")
+    # the language switch is remembered in localStorage: chosen before the first page script runs
+    context.add_init_script(
+        f"try {{ localStorage.getItem('mimo2codex.lang') || localStorage.setItem('mimo2codex.lang', '{lang}') }} catch (e) {{}}"
+    )
     page = context.new_page()
     page.set_default_timeout(LOAD_TIMEOUT_MS)
     tab = Tab(page, lang)

@@ -48,6 +48,7 @@ def test_page_loads_translated_without_console_errors(tab: Tab, admin: Admin, na
     page.keyboard.press("Tab")
     outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert outline not in ("", "none")
+    page.evaluate("document.activeElement.blur()")
     for width in (1280, 800):
         page.set_viewport_size({"width": width, "height": 900})
         # nothing wider than the window: no sideways scrolling of the page itself
@@ -62,11 +63,13 @@ def test_page_loads_translated_without_console_errors(tab: Tab, admin: Admin, na
 
 def test_language_and_theme_switches_are_remembered(tab_en: Tab, admin: Admin) -> None:
     page = open_admin(tab_en, admin, "logs")
-    page.click("#lang-switch")
+    with page.expect_navigation():
+        page.click("#lang-switch")
     page.wait_for_selector("body[data-loaded]")
     assert page.locator("h1").inner_text() == DICTIONARIES["zh"]["logs.title"]
     assert page.evaluate("localStorage.getItem('mimo2codex.lang')") == "zh"
-    page.click("#lang-switch")
+    with page.expect_navigation():
+        page.click("#lang-switch")
     page.wait_for_selector("body[data-loaded]")
     assert page.locator("h1").inner_text() == DICTIONARIES["en"]["logs.title"]
     # auto -> light -> dark, remembered across a reload and applied before the first paint

@@ -65,7 +65,8 @@ def test_the_cut_is_on_a_user_turn_and_the_rest_fits() -> None:
     plan = plan_compaction(body, window, max_tokens_field="max_tokens")
     assert plan is not None
     assert plan.head == body["messages"][:1]
-    assert plan.tail[0]["role"] == "user" and plan.prefix[0]["role"] == "user"
+    assert plan.tail[0]["role"] == "user"
+    assert plan.prefix[0]["role"] == "user"
     assert plan.head + plan.prefix + plan.tail == body["messages"]
     spliced = {"messages": splice(plan, "s" * (plan.summary_tokens * BYTES_PER_TOKEN - 200))}
     assert estimate_tokens(spliced) <= plan.budget
@@ -78,7 +79,8 @@ def test_the_answer_reserve_is_the_requests_max_tokens() -> None:
     body = session(12)
     body["max_tokens"] = 1_500
     plan = plan_compaction(body, 4_000, max_tokens_field="max_tokens")
-    assert plan is not None and plan.budget == 2_500
+    assert plan is not None
+    assert plan.budget == 2_500
 
 
 def test_a_cached_cut_that_fits_is_preferred() -> None:
@@ -88,7 +90,8 @@ def test_a_cached_cut_that_fits_is_preferred() -> None:
     # The next turn: the same history plus one more turn. The earlier cut still fits: reused.
     body["messages"] += turn(99)
     again = plan_compaction(body, 2_000, max_tokens_field="max_tokens", cached={fresh.key})
-    assert again is not None and again.key == fresh.key
+    assert again is not None
+    assert again.key == fresh.key
     unaware = plan_compaction(body, 2_000, max_tokens_field="max_tokens")
     assert unaware is not None
 
@@ -112,8 +115,10 @@ def test_summary_request_skips_images_and_fits_the_budget() -> None:
     request = summary_request(plan, "m", max_tokens_field="max_completion_tokens")
     assert request["max_completion_tokens"] == plan.summary_tokens
     transcript = request["messages"][1]["content"]
-    assert "[image]" in transcript and "base64" not in transcript
-    assert "[user]\nquestion 0" in transcript and "[assistant called exec]" in transcript
+    assert "[image]" in transcript
+    assert "base64" not in transcript
+    assert "[user]\nquestion 0" in transcript
+    assert "[assistant called exec]" in transcript
     assert estimate_tokens(request) + plan.summary_tokens <= plan.budget
 
 

@@ -106,6 +106,7 @@ def test_data_url_decoding() -> None:
     wrapped = "data:image/jpeg;base64," + "\n".join(base64.b64encode(SHOT).decode().rstrip("="))
     assert decode_data_url(wrapped) == ("image/jpeg", SHOT)
     assert decode_data_url("data:,hello%20there") == ("text/plain", b"hello there")
+    assert decode_data_url("data:image/svg+xml,%3Csvg%2F%3E%zz%4") == ("image/svg+xml", b"<svg/>%zz%4")
     for bad, why in (
         ("https://example.com/a.png", "not a data: URL"),
         ("data:image/png;base64", "without a comma"),

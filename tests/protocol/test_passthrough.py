@@ -44,7 +44,8 @@ def test_mimo_thinking_model_gets_its_quirks() -> None:
     adapted, notes = adapt_chat_request(body, profile("mimo-v2.5-pro"))
     assert adapted["thinking"] == {"type": "enabled"}
     assert "temperature" not in adapted  # fixed by MiMo in thinking mode
-    assert adapted["max_completion_tokens"] == 500 and "max_tokens" not in adapted
+    assert adapted["max_completion_tokens"] == 500
+    assert "max_tokens" not in adapted
     assert "strict" not in adapted["tools"][0]["function"]
     assert adapted["parallel_tool_calls"] is True
     # The tool-calling turn had no reasoning: backfilled, the closing answer kept its own.
@@ -70,7 +71,8 @@ def test_an_alias_is_sent_as_the_catalog_id_and_max_completion_tokens_mapped_bac
     adapted, _ = adapt_chat_request(
         {"model": "deepseek-v4-pro", "messages": [], "max_completion_tokens": 64}, profile("deepseek-v4-pro")
     )
-    assert adapted["max_tokens"] == 64 and "max_completion_tokens" not in adapted
+    assert adapted["max_tokens"] == 64
+    assert "max_completion_tokens" not in adapted
     assert adapted["model"] == "deepseek-v4-pro"
 
 
@@ -121,7 +123,8 @@ def test_every_split_gives_the_same_bytes(size: int) -> None:
     assert run([stream[i : i + size] for i in range(0, len(stream), size)]) == whole
     assert KEY.encode() not in whole
     # Non-error events and comments go through byte for byte; the error event keeps its name.
-    assert whole.startswith(CHUNK) and whole.endswith(b": comment\n\n" + CHUNK)
+    assert whole.startswith(CHUNK)
+    assert whole.endswith(b": comment\n\n" + CHUNK)
     assert SSEDecoder().feed(whole)[1].event == "error"
 
 
@@ -144,7 +147,8 @@ def test_a_last_event_without_its_blank_line_is_flushed_scrubbed() -> None:
     scrubber = ErrorEventScrubber(scrub)
     assert scrubber.feed(ERROR.rstrip(b"\n")) == b""
     tail = scrubber.flush()
-    assert KEY.encode() not in tail and b"[REDACTED]" in tail
+    assert KEY.encode() not in tail
+    assert b"[REDACTED]" in tail
 
 
 def test_an_error_event_without_a_secret_is_untouched() -> None:

@@ -37,7 +37,7 @@ export function niceCeil(value) {
 const observed = new WeakMap();
 
 /**
- * drawChart(el, {kind: "bar"|"line", x: [ms...], series: [{name, values, cls}], stacked, format, xFormat, emptyText})
+ * drawChart(el, {kind: "bar"|"line", x: [ms...], series: [{name, values, cls}], stacked, integer, format, xFormat, emptyText})
  * ``values[i]`` may be null (no data: a gap in a line, no bar).
  */
 export function drawChart(container, spec) {
@@ -70,7 +70,12 @@ function render(container, spec) {
     const values = spec.series.map((s) => s.values[i] || 0);
     max = Math.max(max, spec.stacked ? values.reduce((a, b) => a + b, 0) : Math.max(0, ...values));
   }
-  max = niceCeil(max);
+  // four gridline steps of a round size (whole numbers for counts)
+  let step = niceCeil(max / 4);
+  if (spec.integer) {
+    step = Math.max(1, Math.ceil(step));
+  }
+  max = step * 4;
   const y = (v) => MARGIN.top + plotH - (v / max) * plotH;
   const band = n ? plotW / n : plotW;
   const xCenter = (i) => MARGIN.left + band * i + band / 2;

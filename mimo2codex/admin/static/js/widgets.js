@@ -13,6 +13,15 @@ export function statusBadge(status, code) {
   return h("span", { class: `badge ${cls}` }, has(`health.${word}`) ? t(`health.${word}`) : word);
 }
 
+/** Fill a <dl> with label/value pairs (each pair in its own <div>, so a grid keeps them together). */
+export function metaList(dl, pairs) {
+  dl.replaceChildren(
+    ...pairs
+      .filter(Boolean)
+      .map(([label, value]) => h("div", null, h("dt", null, label), h("dd", null, value === null || value === undefined || value === "" ? "—" : value))),
+  );
+}
+
 /** Show an API error next to the form field it names (``param``), or in the form's notice. */
 export function showFieldError(form, error, notice) {
   clearFieldErrors(form);

@@ -45,7 +45,7 @@ function renderCharts(data) {
     { name: t("chart.uncached_input"), values: series.map((p) => Math.max(0, n(p.prompt_tokens) - n(p.cached_tokens))) },
     { name: t("chart.output"), values: series.map((p) => n(p.completion_tokens)), cls: "s2" },
   ];
-  drawChart($("#chart-tokens"), { kind: "bar", stacked: true, x, xFormat, series: tokenSeries, format: fmt.compact, emptyText: empty, label: t("dashboard.tokens_chart") });
+  drawChart($("#chart-tokens"), { kind: "bar", stacked: true, integer: true, x, xFormat, series: tokenSeries, format: fmt.compact, emptyText: empty, label: t("dashboard.tokens_chart") });
   drawLegend($("#legend-tokens"), tokenSeries);
   const latencySeries = [
     { name: "p50", values: series.map((p) => (p.requests ? (p.latency_ms?.p50 ?? null) : null)) },
@@ -57,7 +57,7 @@ function renderCharts(data) {
     { name: t("chart.ok"), values: series.map((p) => Math.max(0, n(p.requests) - n(p.errors))) },
     { name: t("chart.errors"), values: series.map((p) => n(p.errors)), cls: "s3" },
   ];
-  drawChart($("#chart-errors"), { kind: "bar", stacked: true, x, xFormat, series: errorSeries, format: fmt.compact, emptyText: empty, label: t("dashboard.requests_chart") });
+  drawChart($("#chart-errors"), { kind: "bar", stacked: true, integer: true, x, xFormat, series: errorSeries, format: fmt.compact, emptyText: empty, label: t("dashboard.requests_chart") });
   drawLegend($("#legend-errors"), errorSeries);
 }
 

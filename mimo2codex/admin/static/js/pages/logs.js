@@ -5,7 +5,7 @@ import { $, clear, fillTable, h } from "../dom.js";
 import * as fmt from "../format.js";
 import { t } from "../i18n.js";
 import { pretty, renderBody } from "../render.js";
-import { clearFieldErrors, confirmDialog, fillSelect, notify, showFieldError, statusBadge } from "../widgets.js";
+import { clearFieldErrors, confirmDialog, fillSelect, metaList, notify, showFieldError, statusBadge } from "../widgets.js";
 
 const PAGE_SIZE = 50;
 const FILTERS = ["provider", "model", "status", "error_code", "endpoint", "stream", "from", "to"];
@@ -101,30 +101,26 @@ async function loadPage(append) {
   }
 }
 
-function meta(label, value) {
-  return [h("dt", null, label), h("dd", null, value ?? "—")];
-}
-
 function renderDetail() {
   const row = current;
   const raw = $("#detail-raw").getAttribute("aria-pressed") === "true";
-  clear($("#detail-meta")).append(
-    ...meta(t("col.time"), fmt.dateTime(row.ts)),
-    ...meta(t("logs.request_id"), row.request_id),
-    ...meta(t("col.endpoint"), row.endpoint),
-    ...meta(t("col.model"), row.client_model),
-    ...meta(t("col.provider"), row.provider_id ? `${row.provider_id} / ${row.upstream_model || "—"}` : null),
-    ...meta(t("col.status"), statusBadge(row.status_code, row.error_code)),
-    ...meta(t("logs.outcome"), row.outcome),
-    ...meta(t("col.duration"), fmt.ms(row.duration_ms)),
-    ...meta(t("logs.ttft"), fmt.ms(row.ttft_ms)),
-    ...meta(t("col.tokens"), t("logs.tokens_detail", { input: fmt.num(row.prompt_tokens), cached: fmt.num(row.cached_tokens), output: fmt.num(row.completion_tokens), reasoning: fmt.num(row.reasoning_tokens) })),
-    ...meta(t("logs.finish"), row.finish_reason),
-    ...meta(t("logs.retries"), row.retries),
-    ...meta(t("logs.client"), row.codex_version ? `Codex ${row.codex_version}` : row.user_agent),
-    ...(row.error_snippet ? meta(t("logs.error"), row.error_snippet) : []),
-    ...(row.rewritten_from ? meta(t("logs.rewritten"), `${row.rewritten_from} (${row.rewrite_reason || ""})`) : []),
-  );
+  metaList($("#detail-meta"), [
+    [t("col.time"), fmt.dateTime(row.ts)],
+    [t("logs.request_id"), row.request_id],
+    [t("col.endpoint"), row.endpoint],
+    [t("col.model"), row.client_model],
+    [t("col.provider"), row.provider_id ? `${row.provider_id} / ${row.upstream_model || "—"}` : null],
+    [t("col.status"), statusBadge(row.status_code, row.error_code)],
+    [t("logs.outcome"), row.outcome],
+    [t("col.duration"), fmt.ms(row.duration_ms)],
+    [t("logs.ttft"), fmt.ms(row.ttft_ms)],
+    [t("col.tokens"), t("logs.tokens_detail", { input: fmt.num(row.prompt_tokens), cached: fmt.num(row.cached_tokens), output: fmt.num(row.completion_tokens), reasoning: fmt.num(row.reasoning_tokens) })],
+    [t("logs.finish"), row.finish_reason],
+    [t("logs.retries"), row.retries],
+    [t("logs.client"), row.codex_version ? `Codex ${row.codex_version}` : row.user_agent],
+    row.error_snippet ? [t("logs.error"), row.error_snippet] : null,
+    row.rewritten_from ? [t("logs.rewritten"), `${row.rewritten_from} (${row.rewrite_reason || ""})`] : null,
+  ]);
   for (const [side, key] of [
     ["#detail-request", "request_body"],
     ["#detail-response", "response_body"],

@@ -113,6 +113,10 @@ function showLocalErrors(form, errors) {
 function entryFromForm(form) {
   const value = (name) => form.elements[name].value.trim();
   const entry = { id: value("id"), baseUrl: value("baseUrl"), defaultModel: value("defaultModel") };
+  if (value("preset")) {
+    // the preset brings the vendor's quirks and catalog; the fields below win over its values
+    entry.preset = value("preset");
+  }
   if (value("displayName")) {
     entry.displayName = value("displayName");
   }

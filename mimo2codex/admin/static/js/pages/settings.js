@@ -4,7 +4,7 @@ import { ApiError, del, get, put } from "../api.js";
 import { $, clear, h } from "../dom.js";
 import * as fmt from "../format.js";
 import { has, t } from "../i18n.js";
-import { clearFieldErrors, notify, showFieldError } from "../widgets.js";
+import { clearFieldErrors, metaList, notify, showFieldError } from "../widgets.js";
 
 function label(name) {
   return has(`toggle.${name}`) ? t(`toggle.${name}`) : name;
@@ -118,15 +118,14 @@ async function loadStorage() {
   const [policy, health] = await Promise.all([get("storage"), get("health")]);
   renderStorage(policy);
   const store = health.store || {};
-  const meta = (labelText, value) => [h("dt", null, labelText), h("dd", null, value ?? "—")];
-  clear($("#storage-state")).append(
-    ...meta(t("storage.backend"), store.backend),
-    ...meta(t("storage.status"), store.status),
-    ...meta(t("storage.location"), store.location ? h("code", null, store.location) : null),
-    ...meta(t("storage.written"), fmt.num(store.written)),
-    ...meta(t("storage.dropped"), fmt.num(store.dropped)),
-    ...(store.problem ? meta(t("storage.problem"), store.problem) : []),
-  );
+  metaList($("#storage-state"), [
+    [t("storage.backend"), store.backend],
+    [t("storage.status"), store.status],
+    [t("storage.location"), store.location ? h("code", null, store.location) : null],
+    [t("storage.written"), fmt.num(store.written)],
+    [t("storage.dropped"), fmt.num(store.dropped)],
+    store.problem ? [t("storage.problem"), store.problem] : null,
+  ]);
 }
 
 async function saveStorage(event) {

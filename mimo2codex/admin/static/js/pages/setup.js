@@ -3,7 +3,7 @@
 import { get, post } from "../api.js";
 import { $, clear, h } from "../dom.js";
 import { t } from "../i18n.js";
-import { confirmDialog, copyButton, fillSelect, notify } from "../widgets.js";
+import { confirmDialog, copyButton, fillSelect, metaList, notify } from "../widgets.js";
 
 // tab key -> the bundle field it shows
 const TABS = [
@@ -71,20 +71,16 @@ async function loadSnippets(provider) {
   renderSnippets(data.bundle);
 }
 
-function meta(label, value) {
-  return [h("dt", null, label), h("dd", null, value === null || value === undefined || value === "" ? "—" : value)];
-}
-
 function renderStatus(state) {
-  clear($("#codex-status")).append(
-    ...meta(t("setup.state"), state.enabled ? h("span", { class: "badge ok" }, t("setup.enabled")) : h("span", { class: "badge" }, t("setup.not_enabled"))),
-    ...meta(t("setup.home"), h("code", null, state.home || "")),
-    ...meta(t("col.model"), state.model),
-    ...meta(t("setup.provider_key"), state.provider_key),
-    ...meta(t("setup.login"), state.keep_login === null || state.keep_login === undefined ? null : state.keep_login ? t("setup.login_kept") : t("setup.login_gateway")),
-    ...(state.edited_since?.length ? meta(t("setup.edited"), state.edited_since.join(", ")) : []),
-    ...(state.problem ? meta(t("setup.problem"), state.problem) : []),
-  );
+  metaList($("#codex-status"), [
+    [t("setup.state"), state.enabled ? h("span", { class: "badge ok" }, t("setup.enabled")) : h("span", { class: "badge" }, t("setup.not_enabled"))],
+    [t("setup.home"), h("code", null, state.home || "")],
+    [t("col.model"), state.model],
+    [t("setup.provider_key"), state.provider_key],
+    [t("setup.login"), state.keep_login === null || state.keep_login === undefined ? null : state.keep_login ? t("setup.login_kept") : t("setup.login_gateway")],
+    state.edited_since?.length ? [t("setup.edited"), state.edited_since.join(", ")] : null,
+    state.problem ? [t("setup.problem"), state.problem] : null,
+  ]);
   $("#codex-restore").disabled = !state.enabled;
 }
 
