@@ -219,8 +219,12 @@ class Gateway:
 GATEWAY_ROOT = ROOT
 
 
-def start_gateway(upstream_port: int, workdir: Path, workers: int = 1) -> Gateway:
-    """``python -m mimo2codex`` with default settings, the fake as its only (generic) provider."""
+def start_gateway(
+    upstream_port: int, workdir: Path, workers: int = 1, extra_env: dict[str, str] | None = None
+) -> Gateway:
+    """``python -m mimo2codex`` with default settings, the fake as its only (generic) provider.
+
+    ``extra_env`` changes a setting (``bench.log_overhead`` turns the request log off with it)."""
     port = free_port()
     log = workdir / f"gateway-{workers}.log"
     env = {
@@ -233,6 +237,7 @@ def start_gateway(upstream_port: int, workdir: Path, workers: int = 1) -> Gatewa
         "MIMO2CODEX_DEFAULT_PROVIDER": "generic",
         "MIMO2CODEX_PORT": str(port),
         "MIMO2CODEX_DATA_DIR": str(workdir / "data"),
+        **(extra_env or {}),
     }
     command = [sys.executable, "-m", "mimo2codex"] + (["--workers", str(workers)] if workers > 1 else [])
     with log.open("wb") as sink:
@@ -261,8 +266,10 @@ def _stop(proc: subprocess.Popen[Any]) -> None:
 
 
 @contextmanager
-def running_gateway(upstream_port: int, workdir: Path, workers: int = 1) -> Iterator[Gateway]:
-    gateway = start_gateway(upstream_port, workdir, workers)
+def running_gateway(
+    upstream_port: int, workdir: Path, workers: int = 1, extra_env: dict[str, str] | None = None
+) -> Iterator[Gateway]:
+    gateway = start_gateway(upstream_port, workdir, workers, extra_env)
     try:
         yield gateway
     finally:

@@ -127,7 +127,7 @@ def bench_writer(backends: Backends, backend: str, n: int) -> dict[str, float]:
         assert store.flush(600), "the writer did not finish"
         wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         state = store.state()
-        assert state.written == n and state.dropped == 0, state
+        assert (state.written, state.dropped) == (n, 0), state
         size = backends.size(backend, store)
     finally:
         store.close()

@@ -104,92 +104,93 @@ class _Pools:
         self.error_body = orjson.dumps({"input": "x" * 1500}).decode()
 
 
-def _rows(n: int, days: float, now_ms: int, seed: int) -> Iterator[tuple[Any, ...]]:
+#: the generator's column order: what varies per row first, then per route, then per pooled value
+GEN_COLUMNS: tuple[str, ...] = (
+    "ts", "request_id",
+    "provider_id", "client_model", "upstream_model",
+    "duration_ms", "ttft_ms", "duration_bucket", "ttft_bucket", "prompt_tokens", "completion_tokens",
+    "total_tokens", "cached_tokens", "reasoning_tokens",
+    "endpoint", "stream", "status_code", "error_code", "error_snippet", "request_body", "response_body",
+    "upstream_status", "finish_reason", "retries", "outcome", "tool_call_count",
+    "upstream_request_id", "rewritten_from", "rewrite_reason", "bytes_in", "bytes_out", "user_agent",
+    "codex_version", "client_token", "instance", "notes",
+)  # fmt: skip
+assert sorted(GEN_COLUMNS) == sorted(COLUMN_NAMES)
+_G = {name: i for i, name in enumerate(GEN_COLUMNS)}
+_STATUS, _CODE = _G["status_code"], _G["error_code"]
+_TAIL = (None, None, None, 40_000, 3_000, USER_AGENT, "0.169.0", None, "bench", None)
+
+
+def _parts(seed: int) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Pooled parts of a row (everything after the route): ``ok[p]`` for a success, ``failed[p]``."""
     pools = _Pools(seed)
+    ok, failed = [], []
+    for p in range(_POOL):
+        duration, ttft = pools.duration[p], pools.ttft[(p * 13) % _POOL]
+        prompt, completion = pools.prompt[p], pools.completion[(p * 5) % _POOL]
+        values = (
+            duration, ttft, histogram.bucket_of(duration), histogram.bucket_of(ttft), prompt, completion,
+            prompt + completion, prompt * 3 // 4, completion // 3,
+        )  # fmt: skip
+        endpoint = ("/v1/chat/completions", 0) if p % 10 == 0 else ("/v1/responses", 1)
+        ok.append((*values, *endpoint, 200, None, None, None, None, 200, "stop", 0, "completed", p % 3, *_TAIL))
+        status, code, message = ERRORS[p % len(ERRORS)]
+        retries = 1 if status == 429 else 0
+        failed.append(
+            (
+                *values,
+                *endpoint,
+                status,
+                code,
+                message,
+                pools.error_body,
+                message,
+                status,
+                None,
+                retries,
+                "error",
+                0,
+                *_TAIL,
+            )
+        )
+    return ok, failed
+
+
+def _rows(n: int, days: float, now_ms: int, seed: int) -> Iterator[tuple[Any, ...]]:
+    ok, failed = _parts(seed)
     span = int(days * rollup.DAY_MS)
     start = now_ms - span
     error_every = int(1 / ERROR_RATE)
+    routes = len(ROUTES)
     for i in range(n):
-        p = (i * 7919) % _POOL
-        provider, client_model, upstream_model = ROUTES[(i * 31 + i // 97) % len(ROUTES)]
-        duration, ttft = pools.duration[p], pools.ttft[(p * 13) % _POOL]
-        prompt, completion = pools.prompt[p], pools.completion[(p * 5) % _POOL]
-        cached = prompt * 3 // 4
-        failed = i % error_every == 7
-        status, code, message = ERRORS[i % len(ERRORS)] if failed else (200, None, None)
-        chat = i % 10 == 0
-        values = {
-            "ts": start + i * span // n,
-            "request_id": f"req_{i:024x}",
-            "provider_id": provider,
-            "client_model": client_model,
-            "upstream_model": upstream_model,
-            "endpoint": "/v1/chat/completions" if chat else "/v1/responses",
-            "status_code": status,
-            "duration_ms": duration,
-            "prompt_tokens": prompt,
-            "completion_tokens": completion,
-            "total_tokens": prompt + completion,
-            "cached_tokens": cached,
-            "stream": 0 if chat else 1,
-            "error_code": code,
-            "error_snippet": message,
-            "tool_call_count": i % 3,
-            "request_body": pools.error_body if failed else None,
-            "response_body": message if failed else None,
-            "reasoning_tokens": completion // 3,
-            "ttft_ms": ttft,
-            "upstream_status": status,
-            "upstream_request_id": None,
-            "finish_reason": None if failed else "stop",
-            "retries": 1 if failed and status == 429 else 0,
-            "rewritten_from": None,
-            "rewrite_reason": None,
-            "bytes_in": 40_000,
-            "bytes_out": 3_000,
-            "user_agent": USER_AGENT,
-            "codex_version": "0.169.0",
-            "client_token": None,
-            "outcome": "error" if failed else "completed",
-            "instance": "bench",
-            "notes": None,
-            "duration_bucket": histogram.bucket_of(duration),
-            "ttft_bucket": histogram.bucket_of(ttft),
-        }
-        yield tuple(values[name] for name in COLUMN_NAMES)
-
-
-_I = {name: i for i, name in enumerate(COLUMN_NAMES)}
+        part = failed if i % error_every == 7 else ok
+        yield (start + i * span // n, f"req_{i:024x}", *ROUTES[(i * 31 + i // 97) % routes], *part[(i * 7919) % _POOL])
 
 
 def _fold(acc: dict[rollup.RollupKey, rollup.Rollup], row: tuple[Any, ...]) -> None:
-    # rollup.Rollup.add_row on a tuple, without building a dict per row
-    key = (
-        row[_I["ts"]] - row[_I["ts"]] % rollup.HOUR_MS,
-        row[_I["provider_id"]],
-        row[_I["client_model"]],
-        row[_I["upstream_model"]],
-    )
+    # rollup.Rollup.add_row on a generated tuple, without building a dict per row
+    ts = row[0]
+    key = (ts - ts % rollup.HOUR_MS, row[2], row[3], row[4])
     r = acc.get(key)
     if r is None:
         r = acc[key] = rollup.Rollup()
     r.requests += 1
-    if row[_I["status_code"]] >= 400:
+    if row[_STATUS] >= 400:
         r.errors += 1
-        r.errors_by_code[row[_I["error_code"]]] = r.errors_by_code.get(row[_I["error_code"]], 0) + 1
-    r.prompt_tokens += row[_I["prompt_tokens"]]
-    r.completion_tokens += row[_I["completion_tokens"]]
-    r.total_tokens += row[_I["total_tokens"]]
-    r.cached_tokens += row[_I["cached_tokens"]]
-    r.reasoning_tokens += row[_I["reasoning_tokens"]]
-    r.bytes_in += row[_I["bytes_in"]]
-    r.bytes_out += row[_I["bytes_out"]]
-    r.duration_sum += row[_I["duration_ms"]]
-    r.ttft_sum += row[_I["ttft_ms"]]
-    b = row[_I["duration_bucket"]]
-    r.latency[b] = r.latency.get(b, 0) + 1
-    b = row[_I["ttft_bucket"]]
-    r.ttft[b] = r.ttft.get(b, 0) + 1
+        code = row[_CODE]
+        r.errors_by_code[code] = r.errors_by_code.get(code, 0) + 1
+    duration, ttft, duration_bucket, ttft_bucket, prompt, completion, total, cached, reasoning = row[5:14]
+    r.prompt_tokens += prompt
+    r.completion_tokens += completion
+    r.total_tokens += total
+    r.cached_tokens += cached
+    r.reasoning_tokens += reasoning
+    r.bytes_in += 40_000
+    r.bytes_out += 3_000
+    r.duration_sum += duration
+    r.ttft_sum += ttft
+    r.latency[duration_bucket] = r.latency.get(duration_bucket, 0) + 1
+    r.ttft[ttft_bucket] = r.ttft.get(ttft_bucket, 0) + 1
 
 
 def generate(
@@ -247,11 +248,20 @@ def _load_sqlite(
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = OFF")  # a bulk load; the gateway's writer uses NORMAL
     conn.execute("PRAGMA cache_size = -262144")
-    insert = f"INSERT INTO chat_logs ({', '.join(COLUMN_NAMES)}) VALUES ({', '.join('?' * len(COLUMN_NAMES))})"
+    insert = f"INSERT INTO chat_logs ({', '.join(GEN_COLUMNS)}) VALUES ({', '.join('?' * len(GEN_COLUMNS))})"
+    # The secondary indexes are built once after the load (a sort), not row by row: the same
+    # indexes, recreated from the statements the migrations left in sqlite_master.
+    indexes = conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'chat_logs' AND sql IS NOT NULL"
+    ).fetchall()
+    for name, _ in indexes:
+        conn.execute(f"DROP INDEX {name}")
     for batch in _chunks(rows, acc, chunk):
         conn.execute("BEGIN")
         conn.executemany(insert, batch)
         conn.execute("COMMIT")
+    for _, sql in indexes:
+        conn.execute(sql)
     conn.execute("BEGIN")
     conn.executemany(
         f"INSERT OR REPLACE INTO log_rollups_hourly ({', '.join(_ROLLUP_COLUMNS)}) VALUES ({', '.join('?' * len(_ROLLUP_COLUMNS))})",
@@ -269,17 +279,25 @@ def _load_postgres(
 
     from mimo2codex.store.pg_schema import PG_TYPES
 
-    types = [PG_TYPES[name] for name in COLUMN_NAMES]
+    types = [PG_TYPES[name] for name in GEN_COLUMNS]
     with psycopg.connect(url, autocommit=True) as conn:
+        indexes = conn.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'chat_logs' AND indexname <> 'chat_logs_pkey'"
+        ).fetchall()
+        for name, _ in indexes:
+            conn.execute(f"DROP INDEX {name}")  # type: ignore[arg-type]
         for batch in _chunks(rows, acc, chunk):
             with (
                 conn.transaction(),
                 conn.cursor() as cur,
-                cur.copy(f"COPY chat_logs ({', '.join(COLUMN_NAMES)}) FROM STDIN (FORMAT BINARY)") as copy,
+                cur.copy(f"COPY chat_logs ({', '.join(GEN_COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy,
             ):
                 copy.set_types(types)
                 for row in batch:
                     copy.write_row(row)
+        conn.execute("SET maintenance_work_mem = '256MB'")
+        for _, sql in indexes:
+            conn.execute(sql)
         placeholders = ", ".join(["%s"] * (len(_ROLLUP_COLUMNS) - 3) + ["%s::jsonb"] * 3)
         with conn.transaction(), conn.cursor() as cur:
             cur.executemany(

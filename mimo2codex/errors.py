@@ -8,6 +8,7 @@ before a stream has started and :meth:`GatewayError.failed_code` once it has.
 
     Mimo2CodexError
     ├── ConfigError                 bad settings / providers.json: a CLI message, never an HTTP body
+    ├── ToolError                   a helper command's failure -> exit code (tree in skills/failure.py)
     └── GatewayError                anything that answers an HTTP request (status, type, code)
         ├── InvalidRequest          400  the client sent something we cannot use
         │   └── PayloadTooLarge     413

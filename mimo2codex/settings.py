@@ -203,7 +203,7 @@ OPTIONS: tuple[Option, ...] = (
         "MIMO2CODEX_DISABLE_THINKING",
         "--disable-thinking",
         parse_bool,
-        "switch thinking off upstream, for providers that have a switch (MiMo)",
+        "switch thinking off upstream, for providers that have a switch (MiMo; the Kimi, GLM and Qwen presets)",
         switch=False,
         env_inverted=True,
     ),
@@ -229,7 +229,8 @@ OPTIONS: tuple[Option, ...] = (
         "MIMO2CODEX_STORED_RESPONSE_DAYS",
         "--stored-response-days",
         parse_count,
-        "days a response created with store: true stays retrievable (0: until deleted)",
+        "days a stored response (store not false) stays available to previous_response_id and GET /v1/responses/{id} "
+        "(0: until deleted)",
         metavar="DAYS",
     ),
     Option(

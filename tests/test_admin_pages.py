@@ -93,7 +93,8 @@ def test_scripts_never_write_markup_or_styles() -> None:
 
 def test_presets_block_cannot_close_its_script() -> None:
     text = pages.presets_json()
-    assert "<" not in text and ">" not in text
+    assert "<" not in text
+    assert ">" not in text
     names = {p["name"] for p in json.loads(text)}
     assert {"qwen", "kimi", "glm"} <= names
 

@@ -33,7 +33,7 @@ def gateway(start_upstream: StartUpstream, start_gateway: StartGateway) -> LiveG
 
 def _head(framing: str, *, connection: str = "close", extra: str = "") -> bytes:
     return (
-        "POST /v1/responses HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\n"
+        "POST /v1/responses HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         f"Connection: {connection}\r\n{framing}\r\n{extra}\r\n"
     ).encode()
 
@@ -89,14 +89,18 @@ def test_httpx_streaming_upload_reads_the_413(gateway: LiveGateway) -> None:
         for _ in range(UPLOAD // PIECE):
             yield b"x" * PIECE
 
-    response = httpx.post(f"{gateway.url}/responses", content=pieces(), timeout=20)
+    response = httpx.post(
+        f"{gateway.url}/responses", content=pieces(), headers={"content-type": "application/json"}, timeout=20
+    )
     assert response.status_code == 413
     _assert_openai_413(response.content)
 
 
 def test_urllib_reads_the_413(gateway: LiveGateway) -> None:
     # urllib always sends Connection: close and reads only after the whole body is out.
-    request = urllib.request.Request(f"{gateway.url}/responses", data=b"x" * UPLOAD, method="POST")
+    request = urllib.request.Request(
+        f"{gateway.url}/responses", data=b"x" * UPLOAD, headers={"Content-Type": "application/json"}, method="POST"
+    )
     with pytest.raises(urllib.error.HTTPError) as caught:
         urllib.request.urlopen(request, timeout=20)
     assert caught.value.code == 413

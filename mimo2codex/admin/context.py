@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from mimo2codex.admin.events import EventHub
 from mimo2codex.admin.runtime import LiveConfig, build_router
-from mimo2codex.errors import GatewayError
+from mimo2codex.errors import GatewayError, Mimo2CodexError
 from mimo2codex.gateway import Gateway
 from mimo2codex.settings import Settings
 from mimo2codex.store.base import Store
@@ -108,8 +109,20 @@ class AdminContext:
         return self.store
 
     async def call(self, function: Callable[..., T], *args: Any) -> T:
-        """Run a blocking store (or file) call on a worker thread."""
-        return await run_in_threadpool(function, *args)
+        """Run a blocking store (or file) call on a worker thread.
+
+        A database that is locked, gone or corrupt answers 503 with what went wrong (and a log line),
+        never a 500: the gateway itself keeps serving (the store degrades, it never fails a request).
+        """
+        try:
+            return await run_in_threadpool(function, *args)
+        except Mimo2CodexError:
+            raise
+        except Exception as exc:
+            if not database_error(exc):
+                raise
+            log.warning("admin: %s failed: %s", getattr(function, "__name__", "a call"), exc)
+            raise StoreUnavailable(f"the request log cannot be read right now: {exc}") from exc
 
     def apply(self, settings: Settings, cause: str) -> None:
         """Swap ``settings`` (and its router, with the store's catalog) into the running gateway."""
@@ -143,3 +156,11 @@ def file_stamp(path: Path) -> tuple[int, int] | None:
     except OSError:
         return None
     return (stat.st_mtime_ns, stat.st_size)
+
+
+def database_error(exc: BaseException) -> bool:
+    """A failure of the database or the disk, not a bug: SQLite's, the OS's, or psycopg's (by its base
+    class, so the admin does not import the PostgreSQL driver)."""
+    if isinstance(exc, sqlite3.Error | OSError):
+        return True
+    return any(cls.__module__.split(".")[0] == "psycopg" and cls.__name__ == "Error" for cls in type(exc).__mro__)

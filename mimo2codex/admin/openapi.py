@@ -99,3 +99,12 @@ def route(routes: Sequence[ApiRoute]) -> ApiRoute:
         responses={200: {**ANY_OBJ, "required": ["openapi", "paths"]}},
     )
     return this
+
+
+def routes_table(routes: Sequence[ApiRoute]) -> str:
+    """The Markdown route table of docs/admin.md (checked by tests/admin/test_admin_docs.py)."""
+    lines = ["| Method | Path | Parameters | What it does |", "|---|---|---|---|"]
+    for spec in routes:
+        params = ", ".join(f"`{p.name}`" for p in spec.params if p.where == "query")
+        lines.append(f"| {spec.method} | `{API_PREFIX}{spec.path}` | {params} | {spec.summary} |")
+    return "\n".join(lines) + "\n"

@@ -25,6 +25,8 @@ call: it is never open on a network.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -215,7 +217,7 @@ class BrowserGuardMiddleware:
         try:
             check_request(scope, self.policy, self.access)
         except GatewayError as exc:
-            await _refuse(exc, send, SECURITY_HEADERS if admin else ())
+            await _refuse(exc, receive, send, SECURITY_HEADERS if admin else ())
             return
         if not admin:
             await self.app(scope, receive, send)
@@ -236,10 +238,30 @@ class BrowserGuardMiddleware:
 _OWN_HEADERS = frozenset(name for name, _ in SECURITY_HEADERS)
 
 
-async def _refuse(error: GatewayError, send: Send, extra: Iterable[tuple[bytes, bytes]]) -> None:
+#: what a refused request's body may still send so that its client reads the refusal (a client that
+#: sends its whole body before reading, like urllib, sees a reset instead when nobody reads it)
+DRAIN_BYTES = 1 << 20
+DRAIN_SECONDS = 2.0
+
+
+async def _refuse(error: GatewayError, receive: Receive, send: Send, extra: Iterable[tuple[bytes, bytes]]) -> None:
     body = orjson.dumps(error.to_body())
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra]
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+        *extra,
+    ]
     if isinstance(error, Unauthorized):
         headers.append((b"www-authenticate", b'Bearer realm="mimo2codex admin"'))
     await send({"type": "http.response.start", "status": error.status_code, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    await send({"type": "http.response.body", "body": body, "more_body": True})
+    budget = DRAIN_BYTES
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(DRAIN_SECONDS):
+            while budget > 0:
+                message = await receive()
+                if message["type"] != "http.request" or not message.get("more_body", False):
+                    break
+                budget -= len(message.get("body", b""))
+    await send({"type": "http.response.body", "body": b""})

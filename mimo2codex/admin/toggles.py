@@ -54,6 +54,7 @@ TOGGLES: tuple[Toggle, ...] = tuple(
         Toggle("expose_reasoning", "bool", "show the model's reasoning in Codex (it is replayed either way)"),
         Toggle("vision_model", "text", "the model that reads images for text-only models: PROVIDER/MODEL or off"),
         Toggle("default_provider", "text", "the provider that serves models no keyed provider claims"),
+        Toggle("auto_compact", "bool", "summarise the oldest turns of a request that would overflow the model's window"),
     )
     if _field_exists(toggle.name)
 )

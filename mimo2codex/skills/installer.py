@@ -169,6 +169,16 @@ def _refusal(dest: Destination, state: State, verb: str) -> UsageError:
     return UsageError(f"{dest.path} {why}; not {verb} it without --force")
 
 
+def check_untouched(dests: list[Destination], *, verb: str, force: bool) -> None:
+    """Refuses (before anything is written) when a destination holds a changed or foreign skill."""
+    if force:
+        return
+    for dest in dests:
+        state = inspect(dest)
+        if state.kind in ("foreign", "modified"):
+            raise _refusal(dest, state, verb)
+
+
 def install(dest: Destination, files: dict[str, bytes], *, force: bool) -> str:
     """Writes the skill; returns "installed", "updated" or "unchanged"."""
     state = inspect(dest)

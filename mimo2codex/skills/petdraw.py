@@ -263,7 +263,8 @@ def draw_character(description: str, seed: int = 0) -> Image.Image:
 def encode_webp(sheet: Image.Image) -> bytes:
     out = io.BytesIO()
     # Lossless: Codex slices frames on exact pixel boundaries; lossy edges would bleed between cells.
-    sheet.save(out, "WEBP", lossless=True, quality=100, method=4)
+    # method 0 encodes ~4x faster than the default for a ~2x larger file (~0.5 MB): a fair trade.
+    sheet.save(out, "WEBP", lossless=True, quality=100, method=0)
     return out.getvalue()
 
 

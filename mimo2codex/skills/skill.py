@@ -43,19 +43,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     reports: list[dict[str, Any]] = []
     if args.skill_action == "install":
         files = installer.skill_files()
-        # Check every destination before writing any: a refusal must not leave half an install.
-        for dest in dests:
-            state = installer.inspect(dest)
-            if state.kind in ("foreign", "modified") and not args.force:
-                raise installer._refusal(dest, state, "overwriting")
+        # Every destination is checked before any is written: a refusal must not leave half an install.
+        installer.check_untouched(dests, verb="overwriting", force=args.force)
         for dest in dests:
             action = installer.install(dest, files, force=args.force)
             reports.append({**dest.describe(), "action": action, "files": sorted(files)})
     elif args.skill_action == "uninstall":
-        for dest in dests:
-            state = installer.inspect(dest)
-            if state.kind in ("foreign", "modified") and not args.force:
-                raise installer._refusal(dest, state, "removing")
+        installer.check_untouched(dests, verb="removing", force=args.force)
         for dest in dests:
             reports.append({**dest.describe(), "action": installer.uninstall(dest, force=args.force)})
     else:
@@ -67,9 +61,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             {"ok": True, "command": f"skill {args.skill_action}", "version": __version__, "destinations": reports}
         )
         return 0
-    for report in reports:
-        what = report.get("action") or _status_text(report)
-        print(f"{report['target']:<6} {report['scope']:<7} {what:<10} {report['path']}")
+    rows = [(r["target"], r["scope"], r.get("action") or _status_text(r), r["path"]) for r in reports]
+    width = max(len(row[2]) for row in rows)
+    for target, scope, what, path in rows:
+        print(f"{target:<6} {scope:<7} {what:<{width}}  {path}")
     return 0
 
 

@@ -32,7 +32,7 @@ class StoreState:
     #: the database path, or the URL with its password masked
     location: str
     queue_depth: int = 0
-    #: rows dropped since start (full queue or failing database); never silently
+    #: rows (and stored responses) dropped since start (full queue or failing database); never silently
     dropped: int = 0
     written: int = 0
     #: the last problem, e.g. "database is locked"

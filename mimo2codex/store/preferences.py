@@ -57,6 +57,7 @@ ALLOWED: dict[str, Callable[[Any], Any]] = {
     "thinking": _bool,
     "web_search": _bool,
     "vision_model": _short_text,
+    "auto_compact": _bool,
     "ui_language": _short_text,
     "ui_theme": _short_text,
 }

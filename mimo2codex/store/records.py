@@ -18,6 +18,10 @@ from mimo2codex.errors import InvalidRequest
 from mimo2codex.store.base import StoredResponse
 from mimo2codex.store.preferences import check_setting
 
+PUT_RESPONSE = (
+    "INSERT OR REPLACE INTO stored_responses (id, response, input_items, history, created_ms, expires_ms) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
 _MODEL_FIELDS = ("id", "provider_id", "upstream_model", "display_name")
 
 
@@ -129,22 +133,17 @@ class RecordTables:
         return self._execute("DELETE FROM settings WHERE key = ?", (key,)) > 0
 
     # -- stored responses --------------------------------------------------------------------
-    def put_response(self, stored: StoredResponse) -> None:
-        created = stored.created_ms or self._now_ms()
-        self._execute(
-            "INSERT OR REPLACE INTO stored_responses (id, response, input_items, history, created_ms, expires_ms) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                stored.id,
-                self._scrub_known(stored.response),
-                self._scrub_known(stored.input_items),
-                self._scrub_known(stored.history),
-                created,
-                stored.expires_ms,
-            ),
+    def _response_values(self, stored: StoredResponse) -> tuple[Any, ...]:
+        return (
+            stored.id,
+            self._scrub_known(stored.response),
+            self._scrub_known(stored.input_items),
+            self._scrub_known(stored.history),
+            stored.created_ms or self._now_ms(),
+            stored.expires_ms,
         )
 
-    def get_response(self, response_id: str) -> StoredResponse | None:
+    def _stored_response(self, response_id: str) -> StoredResponse | None:
         for row in self._rows("SELECT * FROM stored_responses WHERE id = ?", (response_id,)):
             if row["expires_ms"] and row["expires_ms"] <= self._now_ms():
                 return None
@@ -158,5 +157,5 @@ class RecordTables:
             )
         return None
 
-    def delete_response(self, response_id: str) -> bool:
+    def _delete_stored_response(self, response_id: str) -> bool:
         return self._execute("DELETE FROM stored_responses WHERE id = ?", (response_id,)) > 0

@@ -24,11 +24,12 @@ import orjson
 
 from mimo2codex.request_log import RequestRecord
 from mimo2codex.store import rollup
-from mimo2codex.store.base import Bucket, LogPage, LogQuery, Store, StoreState
+from mimo2codex.store.base import Bucket, LogPage, LogQuery, Store, StoredResponse, StoreState
 from mimo2codex.store.capture import CapturePolicy
+from mimo2codex.store.logfilter import where
 from mimo2codex.store.migrations import applied, migrate
 from mimo2codex.store.nodedb import adopt_node_database
-from mimo2codex.store.records import RecordTables
+from mimo2codex.store.records import PUT_RESPONSE, RecordTables
 from mimo2codex.store.row import COLUMN_NAMES, DETAIL_COLUMNS, LIST_COLUMNS, decode_row, record_to_row
 from mimo2codex.store.writer import LogWriter
 
@@ -39,6 +40,8 @@ BUSY_TIMEOUT_MS = 2000
 PRUNE_CHUNK = 2000
 VACUUM_PAGES = 1000
 WAL_LIMIT_BYTES = 4 << 20
+#: stored responses kept in memory while the database cannot take them
+PENDING_RESPONSES = 10_000
 
 _INSERT = f"INSERT INTO chat_logs ({', '.join(COLUMN_NAMES)}) VALUES ({', '.join('?' * len(COLUMN_NAMES))})"
 _ROLLUP_COLUMNS = (*rollup.COUNTERS, "errors_by_code", "latency_hist", "ttft_hist")
@@ -113,7 +116,12 @@ class SqliteStore(RecordTables, Store):
             options["batch_size"] = batch_size
         if maintenance_seconds is not None:
             options["idle_seconds"] = maintenance_seconds
-        self._writer = LogWriter(self._write_batch, maintain=self._maintain, describe_error=describe_error, **options)
+        self._writer: LogWriter[RequestRecord | StoredResponse] = LogWriter(
+            self._write_batch, maintain=self._maintain, describe_error=describe_error, **options
+        )
+        #: stored responses queued for the writer: served from here until they are in the database
+        self._pending: dict[str, StoredResponse] = {}
+        self._pending_lock = threading.Lock()
         self._wconn: sqlite3.Connection | None = None
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
@@ -209,14 +217,18 @@ class SqliteStore(RecordTables, Store):
             self._wconn = conn
         return self._wconn
 
-    def _write_batch(self, records: Sequence[RequestRecord]) -> None:
-        rows = [record_to_row(record, self.policy, self.instance) for record in records]
+    def _write_batch(self, items: Sequence[RequestRecord | StoredResponse]) -> None:
+        rows = [record_to_row(item, self.policy, self.instance) for item in items if isinstance(item, RequestRecord)]
+        responses = [item for item in items if isinstance(item, StoredResponse)]
         try:
             conn = self._writer_conn()
             conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.executemany(_INSERT, [tuple(row[name] for name in COLUMN_NAMES) for row in rows])
-                self._add_rollups(conn, rollup.fold(rows))
+                if rows:
+                    conn.executemany(_INSERT, [tuple(row[name] for name in COLUMN_NAMES) for row in rows])
+                    self._add_rollups(conn, rollup.fold(rows))
+                if responses:
+                    conn.executemany(PUT_RESPONSE, [self._response_values(stored) for stored in responses])
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -225,6 +237,10 @@ class SqliteStore(RecordTables, Store):
         except sqlite3.DatabaseError:
             self._reset_writer()
             raise
+        with self._pending_lock:
+            for stored in responses:
+                if self._pending.get(stored.id) is stored:
+                    del self._pending[stored.id]
 
     def _reset_writer(self) -> None:
         # A connection that saw a corrupt or vanished file is not trusted again.
@@ -299,43 +315,33 @@ class SqliteStore(RecordTables, Store):
         """A short-lived connection for writes outside the writer thread (admin, CLI)."""
         return _connect(self.path)
 
+    # -- stored responses: written by the writer thread, so a locked database never delays a turn --
+    def put_response(self, stored: StoredResponse) -> None:
+        """Queue ``stored`` for the writer; this process finds it at once (the database a moment later)."""
+        if not stored.created_ms:
+            stored.created_ms = int(self.clock() * 1000)
+        with self._pending_lock:
+            if len(self._pending) >= PENDING_RESPONSES:  # the database is failing: forget the oldest
+                self._pending.pop(next(iter(self._pending)))
+            self._pending[stored.id] = stored
+        self._writer.submit(stored)
+
+    def get_response(self, response_id: str) -> StoredResponse | None:
+        with self._pending_lock:
+            stored = self._pending.get(response_id)
+        if stored is not None:
+            return None if 0 < stored.expires_ms <= int(self.clock() * 1000) else stored
+        return self._stored_response(response_id)
+
+    def delete_response(self, response_id: str) -> bool:
+        with self._pending_lock:
+            pending = self._pending.pop(response_id, None)
+        return self._delete_stored_response(response_id) or pending is not None
+
     # -- the log -----------------------------------------------------------------------------
     @staticmethod
     def _where(query: LogQuery) -> tuple[list[str], list[Any]]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        if query.provider:
-            clauses.append("provider_id = ?")
-            params.append(query.provider)
-        if query.model:
-            clauses.append("(client_model = ? OR upstream_model = ?)")
-            params += [query.model, query.model]
-        if query.status_class:
-            status = query.status_class.lower()
-            if status == "error":
-                clauses.append("(status_code >= 400 OR error_code IS NOT NULL)")
-            elif len(status) == 3 and status[0].isdigit() and status.endswith("xx"):
-                low = int(status[0]) * 100
-                clauses.append("status_code BETWEEN ? AND ?")
-                params += [low, low + 99]
-            else:
-                raise ValueError(f"status_class must be 2xx, 4xx, 5xx or error, got {query.status_class!r}")
-        if query.error_code:
-            clauses.append("error_code = ?")
-            params.append(query.error_code)
-        if query.endpoint:
-            clauses.append("endpoint = ?")
-            params.append(query.endpoint)
-        if query.stream is not None:
-            clauses.append("stream = ?")
-            params.append(int(query.stream))
-        if query.since_ms is not None:
-            clauses.append("ts >= ?")
-            params.append(query.since_ms)
-        if query.until_ms is not None:
-            clauses.append("ts < ?")
-            params.append(query.until_ms)
-        return clauses, params
+        return where(query, "?")
 
     def logs(self, query: LogQuery) -> LogPage:
         clauses, params = self._where(query)

@@ -16,8 +16,10 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
 
-from mimo2codex.request_log import RequestRecord
+#: what the queue carries: request records, and whatever else a backend writes off the request path
+Item = TypeVar("Item")
 
 log = logging.getLogger("mimo2codex.store")
 
@@ -27,10 +29,10 @@ DEFAULT_BATCH = 500
 IDLE_SECONDS = 1.0
 
 
-class LogWriter:
+class LogWriter(Generic[Item]):
     def __init__(
         self,
-        write_batch: Callable[[Sequence[RequestRecord]], None],
+        write_batch: Callable[[Sequence[Item]], None],
         *,
         maintain: Callable[[], None] | None = None,
         describe_error: Callable[[BaseException], str] = str,
@@ -44,7 +46,7 @@ class LogWriter:
         self._maintain = maintain
         self._describe = describe_error
         #: None is the wake-up call of close()
-        self._queue: queue.Queue[RequestRecord | None] = queue.Queue(queue_size)
+        self._queue: queue.Queue[Item | None] = queue.Queue(queue_size)
         self._batch_size = batch_size
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -59,16 +61,18 @@ class LogWriter:
         self._warned: set[str] = set()
 
     # -- the request path --------------------------------------------------------------------
-    def submit(self, record: RequestRecord) -> None:
+    def submit(self, item: Item) -> bool:
+        """Queue ``item``; False when the queue was full and it was dropped (and counted)."""
         try:
-            self._queue.put_nowait(record)
+            self._queue.put_nowait(item)
         except queue.Full:
             with self._lock:
                 self.dropped += 1
             self._warn_once("queue_full", "request log queue is full: dropping rows (the database is too slow)")
-            return
+            return False
         with self._lock:
             self.submitted += 1
+        return True
 
     @property
     def depth(self) -> int:
@@ -92,7 +96,7 @@ class LogWriter:
             self._thread.join(timeout)
 
     # -- the thread --------------------------------------------------------------------------
-    def _take(self) -> list[RequestRecord]:
+    def _take(self) -> list[Item]:
         try:
             first = self._queue.get(timeout=self._idle)
         except queue.Empty:
@@ -121,7 +125,7 @@ class LogWriter:
                 except Exception as exc:  # maintenance failing must not stop the writing
                     self._warn_once(f"maintain:{type(exc).__name__}", f"request log maintenance failed: {exc}")
 
-    def _write(self, batch: list[RequestRecord]) -> None:
+    def _write(self, batch: list[Item]) -> None:
         try:
             self._write_batch(batch)
         except Exception as exc:  # any database failure: drop, count, warn once, keep proxying

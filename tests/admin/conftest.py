@@ -36,9 +36,16 @@ def chat_reply(text: str = "pong", *, model: str = "m", usage: dict[str, int] | 
 class Admin:
     """One gateway with its admin: ``client`` speaks to it from loopback, ``api()`` to /admin/api."""
 
-    def __init__(self, tmp: Path, extra_env: dict[str, str] | None = None, providers: Any = None) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        extra_env: dict[str, str] | None = None,
+        providers: Any = None,
+        *,
+        existing_data_dir: bool = False,
+    ) -> None:
         self.data_dir = tmp / "data"
-        self.data_dir.mkdir()
+        self.data_dir.mkdir(exist_ok=existing_data_dir)
         self.providers_file = self.data_dir / "providers.json"
         if providers is not None:
             self.providers_file.write_text(json.dumps({"providers": providers}, indent=2))

@@ -37,7 +37,9 @@ def test_a_finished_request_reaches_the_live_feed(start_gateway: StartGateway, t
                 break
     assert event == "request"
     assert data is not None
-    assert data["client_model"] == "mimo-v2.5" and data["provider_id"] == "mimo" and data["status_code"] == 200
+    assert data["client_model"] == "mimo-v2.5"
+    assert data["provider_id"] == "mimo"
+    assert data["status_code"] == 200
     assert "request_body" not in data
 
 
@@ -46,6 +48,7 @@ def test_a_slow_subscriber_loses_events_never_blocks() -> None:
     with hub.subscribe() as subscriber:
         for index in range(5):
             hub.publish(RequestRecord(f"req_{index}", "/v1/responses", 0.0, False))
-        assert subscriber.queue.qsize() == 2 and subscriber.dropped == 3
+        assert subscriber.queue.qsize() == 2
+        assert subscriber.dropped == 3
     assert hub.subscribers == 0
     hub.publish(RequestRecord("req_x", "/v1/responses", 0.0, False))  # nobody listening: nothing happens

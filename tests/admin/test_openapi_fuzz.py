@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -23,6 +23,8 @@ from mimo2codex.upstream import UpstreamRequest
 from tests.admin.conftest import DS_KEY, MIMO_KEY
 from tests.live import LiveGateway
 
+#: examples per operation: enough to reach each parameter's edges, few enough to run in seconds
+EXAMPLES = 6
 CHECKS = (not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance)
 
 
@@ -35,7 +37,14 @@ class AnsweringUpstream:
 
         async def read(self) -> bytes:
             return orjson.dumps(
-                {"id": "c", "object": "chat.completion", "model": "m", "choices": [{"index": 0, "message": {"role": "assistant", "content": "pong"}, "finish_reason": "stop"}]}
+                {
+                    "id": "c",
+                    "object": "chat.completion",
+                    "model": "m",
+                    "choices": [
+                        {"index": 0, "message": {"role": "assistant", "content": "pong"}, "finish_reason": "stop"}
+                    ],
+                }
             )
 
         async def chunks(self, tick: float) -> AsyncIterator[bytes | None]:
@@ -51,28 +60,41 @@ class AnsweringUpstream:
         return None
 
 
-@pytest.fixture(scope="module")
-def admin_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    data = tmp_path_factory.mktemp("fuzz")
-    settings_ = load_settings({"MIMO_API_KEY": MIMO_KEY, "DS_API_KEY": DS_KEY, "MIMO2CODEX_DATA_DIR": str(data)})
+@pytest.fixture
+def admin_schema(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    # The process environment: what a live reload reads (as in production), so it must hold the keys.
+    for name, value in {"MIMO_API_KEY": MIMO_KEY, "DS_API_KEY": DS_KEY, "MIMO2CODEX_DATA_DIR": str(tmp_path)}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("CODEX_HOME", str(tmp_path / "codex"))
+    settings_ = load_settings()
     with LiveGateway(settings_, transport=AnsweringUpstream()) as gateway:  # type: ignore[arg-type]
         root = gateway.url.removesuffix("/v1")
         yield schemathesis.openapi.from_url(f"{root}/admin/api/openapi.json")
 
 
-schema = schemathesis.pytest.from_fixture("admin_schema")
-
-
 @pytest.mark.live
-@schema.exclude(path="/admin/api/events").parametrize()
-@settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
-def test_admin_api_matches_its_openapi_document(case: Any) -> None:
-    case.call_and_validate(checks=CHECKS, timeout=10)
+def test_admin_api_matches_its_openapi_document(admin_schema: Any) -> None:
+    # The operations one by one (schemathesis' pytest plugin does not run on pytest 9 yet): each gets a
+    # few hypothesis examples generated from its parameters and body schema.
+    fuzzed = []
+    for result in admin_schema.get_all_operations():
+        operation = result.ok()
+        if operation.path == "/admin/api/events":
+            continue  # an endless stream: tests/admin/test_events.py
+
+        @given(case=operation.as_strategy())
+        @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        def fuzz(case: Any) -> None:
+            case.call_and_validate(checks=CHECKS, timeout=10)
+
+        fuzz()
+        fuzzed.append(f"{operation.method.upper()} {operation.path}")
+    assert len(fuzzed) >= 30
 
 
 def test_document_lists_every_route() -> None:
-    from mimo2codex.admin.api import ROUTES  # noqa: PLC0415
-    from mimo2codex.admin.openapi import document  # noqa: PLC0415
+    from mimo2codex.admin.api import ROUTES
+    from mimo2codex.admin.openapi import document
 
     doc = document(ROUTES)
     operations = {(method.upper(), path) for path, item in doc["paths"].items() for method in item}
@@ -89,4 +111,5 @@ def test_document_lists_every_route() -> None:
     assert {(m, "/admin/api" + p) for m, p in node_routes} <= operations
     for item in doc["paths"].values():
         for operation in item.values():
-            assert "default" in operation["responses"] and operation["summary"]
+            assert "default" in operation["responses"]
+            assert operation["summary"]

@@ -4,6 +4,8 @@ nothing changed. Also the headers every admin response carries, and no key ever 
 from __future__ import annotations
 
 import json
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,8 @@ from mimo2codex.admin.security import CONTENT_SECURITY_POLICY, HostPolicy, host_
 from mimo2codex.server import create_app
 from mimo2codex.settings import load_settings
 from tests.admin.conftest import ACME, ACME_KEY, DS_KEY, MIMO_KEY, ORIGIN, Admin, chat_reply
+from tests.conftest import StartGateway
+from tests.fakes.transport import ScriptedTransport
 
 ACME_JSON = {"providers": [ACME]}
 
@@ -36,7 +40,9 @@ def test_cross_origin_post_is_refused_and_changes_nothing(admin: Admin) -> None:
     assert admin.api("GET", "logs", headers={"Sec-Fetch-Site": "cross-site"}).status_code == 403
     _unchanged(admin)
     # the same requests from the admin's own page pass
-    same = admin.api("PUT", "toggles/thinking", json={"value": False}, headers={"Origin": ORIGIN, "Sec-Fetch-Site": "same-origin"})
+    same = admin.api(
+        "PUT", "toggles/thinking", json={"value": False}, headers={"Origin": ORIGIN, "Sec-Fetch-Site": "same-origin"}
+    )
     assert same.status_code == 200
     assert same.json()["toggle"]["value"] is False
 
@@ -59,9 +65,14 @@ def test_form_encoded_and_text_posts_are_refused(admin: Admin) -> None:
     _unchanged(admin)
     # ...while JSON (what Codex and the OpenAI SDK send) works
     admin.transport.replies.append(chat_reply())
-    assert admin.client.post(
-        "/v1/responses", content=b'{"model":"mimo-v2.5","input":"hi"}', headers={"Content-Type": "application/json; charset=utf-8"}
-    ).status_code == 200
+    assert (
+        admin.client.post(
+            "/v1/responses",
+            content=b'{"model":"mimo-v2.5","input":"hi"}',
+            headers={"Content-Type": "application/json; charset=utf-8"},
+        ).status_code
+        == 200
+    )
 
 
 @pytest.mark.parametrize("host", ["evil.example", "evil.example:8788", "127.0.0.1.nip.io:8788", "192.168.1.9:8788", ""])
@@ -123,7 +134,8 @@ def test_every_admin_response_carries_the_security_headers(admin: Admin) -> None
         response = admin.client.get(path)
         assert response.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
         assert "frame-ancestors 'none'" in CONTENT_SECURITY_POLICY
-        assert "script-src 'self'" in CONTENT_SECURITY_POLICY and "unsafe-inline" not in CONTENT_SECURITY_POLICY
+        assert "script-src 'self'" in CONTENT_SECURITY_POLICY
+        assert "unsafe-inline" not in CONTENT_SECURITY_POLICY
         assert response.headers["x-content-type-options"] == "nosniff"
         assert response.headers["referrer-policy"] == "no-referrer"
         assert response.headers["x-frame-options"] == "DENY"
@@ -134,7 +146,9 @@ def test_every_admin_response_carries_the_security_headers(admin: Admin) -> None
 
 
 def test_no_key_is_shown_or_accepted(admin: Admin) -> None:
-    everything = "".join(admin.api("GET", path).text for path in ("providers", "health", "setup-snippets", "toggles", "settings"))
+    everything = "".join(
+        admin.api("GET", path).text for path in ("providers", "health", "setup-snippets", "toggles", "settings")
+    )
     for key in (MIMO_KEY, DS_KEY, ACME_KEY):
         assert key not in everything
     with_key = {"providers": [{**ACME, "apiKey": "sk-abcdefghijklmnopqrstuvwx"}]}
@@ -165,8 +179,33 @@ def test_policy_helpers() -> None:
     assert HostPolicy.for_bind("192.168.1.5").allows("192.168.1.5:8788")
     assert not HostPolicy.for_bind("192.168.1.5").allows("evil.example")
     assert not HostPolicy.for_bind("127.0.0.1").allows(None)
-    assert is_json("application/json; charset=utf-8") and is_json("application/merge-patch+json")
-    assert not is_json("text/plain") and not is_json(None) and not is_json("application/x-www-form-urlencoded")
+    assert is_json("application/json; charset=utf-8")
+    assert is_json("application/merge-patch+json")
+    assert not is_json("text/plain")
+    assert not is_json(None)
+    assert not is_json("application/x-www-form-urlencoded")
     assert same_origin("http://127.0.0.1:8788", "127.0.0.1:8788")
     assert not same_origin("http://127.0.0.1:8788", "localhost:8788")
     assert not same_origin("null", "127.0.0.1:8788")
+
+
+def test_with_no_admin_the_routes_are_gone_but_v1_stays_guarded(tmp_path: Path) -> None:
+    values = {"MIMO_API_KEY": MIMO_KEY, "MIMO2CODEX_DATA_DIR": str(tmp_path), "MIMO2CODEX_NO_ADMIN": "1"}
+    with TestClient(create_app(load_settings(values), env=values), base_url=ORIGIN) as client:
+        assert client.get("/admin/api/providers").status_code == 404
+        assert client.get("/admin/").status_code == 404
+        assert client.get("/v1/models", headers={"Host": "evil.example"}).status_code == 403
+        assert client.post("/v1/responses", content=b"{}", headers={"Content-Type": "text/plain"}).status_code == 415
+
+
+@pytest.mark.live
+def test_a_client_that_sends_its_whole_body_first_reads_the_refusal(
+    start_gateway: StartGateway, tmp_path: Path
+) -> None:
+    settings = load_settings({"MIMO_API_KEY": MIMO_KEY, "MIMO2CODEX_DATA_DIR": str(tmp_path)})
+    gateway = start_gateway(settings, transport=ScriptedTransport())
+    form = urllib.request.Request(f"{gateway.url}/responses", data=b"input=" + b"x" * 300_000, method="POST")
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(form, timeout=10)  # urllib's default: application/x-www-form-urlencoded
+    assert caught.value.code == 415
+    assert b"json_required" in caught.value.read()

@@ -7,7 +7,12 @@ from tests.fakes.transport import FakeReply
 
 
 def _traffic(admin: Admin) -> None:
-    usage = {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120, "prompt_tokens_details": {"cached_tokens": 40}}
+    usage = {
+        "prompt_tokens": 100,
+        "completion_tokens": 20,
+        "total_tokens": 120,
+        "prompt_tokens_details": {"cached_tokens": 40},
+    }
     for _ in range(3):
         admin.transport.replies.append(chat_reply(usage=usage))
         assert admin.ask("mimo-v2.5-pro").status_code == 200
@@ -20,9 +25,14 @@ def test_dashboard_equals_the_requests_made(admin: Admin) -> None:
     _traffic(admin)
     board = admin.api("GET", "dashboard", params={"range": "24h"}).json()
     summary = board["summary"]
-    assert summary["requests"] == 4 and summary["errors"] == 1 and summary["error_rate"] == 0.25
-    assert summary["prompt_tokens"] == 300 and summary["completion_tokens"] == 60 and summary["total_tokens"] == 360
-    assert summary["cached_tokens"] == 120 and summary["cache_hit_rate"] == 0.4
+    assert summary["requests"] == 4
+    assert summary["errors"] == 1
+    assert summary["error_rate"] == 0.25
+    assert summary["prompt_tokens"] == 300
+    assert summary["completion_tokens"] == 60
+    assert summary["total_tokens"] == 360
+    assert summary["cached_tokens"] == 120
+    assert summary["cache_hit_rate"] == 0.4
     assert summary["latency_ms"]["p50"] is not None
     assert board["error_codes"] == {"invalid_prompt": 1}
     assert len(board["recent"]) == 4
@@ -58,6 +68,12 @@ def test_stats_timeseries_and_mappings(admin: Admin) -> None:
     assert sum(hourly["series"][0]["prompt_tokens"]) == 300
     mappings = admin.api("GET", "mappings").json()["mappings"]
     rewrite = next(m for m in mappings if m["client_model"] == "gpt-5")
-    assert rewrite["upstream_model"] == "mimo-v2.5-pro" and rewrite["count"] == 1 and rewrite["rewritten"] is True
-    for path, params in (("stats", {"range": "1y"}), ("stats/timeseries", {"bucket": "minute"}), ("dashboard", {"range": "x"})):
+    assert rewrite["upstream_model"] == "mimo-v2.5-pro"
+    assert rewrite["count"] == 1
+    assert rewrite["rewritten"] is True
+    for path, params in (
+        ("stats", {"range": "1y"}),
+        ("stats/timeseries", {"bucket": "minute"}),
+        ("dashboard", {"range": "x"}),
+    ):
         assert admin.api("GET", path, params=params).status_code == 400

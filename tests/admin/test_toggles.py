@@ -23,17 +23,23 @@ def test_thinking_toggle_applies_to_the_next_request_and_is_stored(admin: Admin)
     response = admin.api("PUT", "toggles/thinking", json={"value": False})
     assert response.status_code == 200
     toggle = response.json()["toggle"]
-    assert toggle["value"] is False and toggle["source"] == "admin" and toggle["locked_by"] is None
+    assert toggle["value"] is False
+    assert toggle["source"] == "admin"
+    assert toggle["locked_by"] is None
     assert _thinking_sent(admin) == {"type": "disabled"}
     assert admin.api("GET", "settings").json()["settings"]["thinking"] is False
     back = admin.api("DELETE", "toggles/thinking").json()["toggle"]
-    assert back["value"] is True and back["source"] == "default"
+    assert back["value"] is True
+    assert back["source"] == "default"
     assert _thinking_sent(admin) == {"type": "enabled"}
     assert "thinking" not in admin.api("GET", "settings").json()["settings"]
 
 
 def test_reasoning_default_provider_and_settings_routes(admin: Admin) -> None:
-    assert admin.api("PUT", "settings/expose_reasoning", json={"value": False}).json() == {"key": "expose_reasoning", "value": False}
+    assert admin.api("PUT", "settings/expose_reasoning", json={"value": False}).json() == {
+        "key": "expose_reasoning",
+        "value": False,
+    }
     assert admin.gateway.settings.expose_reasoning is False
     assert admin.api("PUT", "toggles/default_provider", json={"value": "ds"}).json()["toggle"]["value"] == "deepseek"
     admin.transport.replies.append(chat_reply())
@@ -49,7 +55,8 @@ def test_reasoning_default_provider_and_settings_routes(admin: Admin) -> None:
 
 def test_toggle_errors(admin: Admin) -> None:
     bad = admin.api("PUT", "toggles/default_provider", json={"value": "nobody"})
-    assert bad.status_code == 400 and "nobody" in bad.json()["error"]["message"]
+    assert bad.status_code == 400
+    assert "nobody" in bad.json()["error"]["message"]
     assert admin.api("PUT", "toggles/thinking", json={"value": "yes"}).status_code == 400
     assert admin.api("PUT", "toggles/thinking", json={}).status_code == 400
     assert admin.api("PUT", "toggles/nope", json={"value": True}).status_code == 404
@@ -63,7 +70,8 @@ def test_a_flag_or_env_var_locks_its_toggle(tmp_path: Path) -> None:
     harness = Admin(tmp_path, {"MIMO2CODEX_DISABLE_THINKING": "1"})
     with harness.client:
         toggle = {t["name"]: t for t in harness.api("GET", "toggles").json()["toggles"]}["thinking"]
-        assert toggle["locked_by"] == "MIMO2CODEX_DISABLE_THINKING" and toggle["source"] == "env"
+        assert toggle["locked_by"] == "MIMO2CODEX_DISABLE_THINKING"
+        assert toggle["source"] == "env"
         refused = harness.api("PUT", "toggles/thinking", json={"value": True})
         assert refused.status_code == 409
         assert "MIMO2CODEX_DISABLE_THINKING" in refused.json()["error"]["message"]

@@ -11,6 +11,7 @@ any it did not expect.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import threading
@@ -27,7 +28,7 @@ from starlette.routing import Route
 
 from mimo2codex.admin.pages import page_routes
 from mimo2codex.settings import load_settings
-from tests.fakes.strict_upstream import Reply, StrictUpstream
+from tests.fakes.strict_upstream import Reply, StrictUpstream, VendorRules
 from tests.live import LiveGateway
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the test extra")
@@ -43,6 +44,7 @@ CHROMIUM_ARGS = [
 ]
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+MAIN_KEY_ENV = "FAKE_VENDOR_API_KEY"
 #: the key variable of the provider the tests add from the Providers page (its value: the fake's key)
 SECOND_KEY_ENV = "SECOND_VENDOR_API_KEY"
 LOAD_TIMEOUT_MS = 10_000
@@ -103,12 +105,20 @@ def admin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Admin]:
     with contextlib.ExitStack() as stack:
         upstream = stack.enter_context(StrictUpstream(lambda body, n: Reply.text("hello from the fake")).running())
         second = stack.enter_context(
-            StrictUpstream(lambda body, n: Reply.text("hello from the second vendor"), api_key="sk-second-vendor").running()
+            StrictUpstream(
+                lambda body, n: Reply.text("hello from the second vendor"),
+                # it also serves a provider made from the Qwen preset (its thinking switch)
+                rules=VendorRules(extra_fields=frozenset({"enable_thinking"})),
+                api_key="sk-second-vendor",
+            ).running()
         )
+        # the main vendor is declared in providers.json, as a user of the Providers page has it (a
+        # providers file replaces the GENERIC_* variables, so the pages edit what the gateway runs on)
+        entry = {"id": "fake", "displayName": "Fake vendor", "baseUrl": upstream.url, "envKey": MAIN_KEY_ENV}
+        (data_dir / "providers.json").write_text(json.dumps({"providers": [{**entry, "defaultModel": "fake-model"}]}))
         env = {
-            "GENERIC_BASE_URL": upstream.url,
-            "GENERIC_API_KEY": upstream.api_key,
-            "GENERIC_DEFAULT_MODEL": "fake-model",
+            MAIN_KEY_ENV: upstream.api_key,
+            "MIMO2CODEX_DEFAULT_PROVIDER": "fake",
             "MIMO2CODEX_MAX_RETRIES": "0",
             "MIMO2CODEX_DATA_DIR": str(data_dir),
             "MIMO2CODEX_LOG_BODIES": "full",
@@ -129,7 +139,8 @@ def pages_only() -> Iterator[str]:
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the pages server did not start"
+        assert thread.is_alive(), "the pages server did not start"
+        assert time.monotonic() < deadline, "the pages server did not start in time"
         time.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
     try:

@@ -27,10 +27,19 @@ RESPONSES_REQUEST = {
                 {"type": "input_image", "image_url": "[image: 1234 bytes, sha256 abcdef012345]"},
             ],
         },
-        {"type": "reasoning", "summary": [{"type": "summary_text", "text": "thinking about files"}], "encrypted_content": "gAAAA"},
+        {
+            "type": "reasoning",
+            "summary": [{"type": "summary_text", "text": "thinking about files"}],
+            "encrypted_content": "gAAAA",
+        },
         {"type": "function_call", "name": "shell", "call_id": "call_1", "arguments": '{"command":["ls","-la"]}'},
         {"type": "function_call_output", "call_id": "call_1", "output": "total 0\nREADME.md"},
-        {"type": "custom_tool_call", "name": "apply_patch", "call_id": "call_2", "input": "*** Begin Patch\n*** End Patch"},
+        {
+            "type": "custom_tool_call",
+            "name": "apply_patch",
+            "call_id": "call_2",
+            "input": "*** Begin Patch\n*** End Patch",
+        },
         {"type": "custom_tool_call_output", "call_id": "call_2", "output": "Done"},
     ],
     "tools": [{"type": "function", "name": "shell"}, {"type": "custom", "name": "apply_patch"}],
@@ -40,6 +49,7 @@ RESPONSES_OBJECT = {
     "id": "resp_1",
     "object": "response",
     "status": "completed",
+    "instructions": None,  # as the gateway's responses carry it: still a response, not a request
     "output": [
         {"type": "reasoning", "summary": [{"type": "summary_text", "text": "plan"}]},
         {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "All done."}]},
@@ -62,7 +72,13 @@ RESPONSES_STREAM = _sse(
                 "id": "resp_2",
                 "object": "response",
                 "status": "completed",
-                "output": [{"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Hello stream"}]}],
+                "output": [
+                    {
+                        "type": "message",
+                        "role": "assistant",
+                        "content": [{"type": "output_text", "text": "Hello stream"}],
+                    }
+                ],
             },
         },
     ]
@@ -72,7 +88,13 @@ CHAT_REQUEST = {
     "model": "deepseek-chat",
     "messages": [
         {"role": "system", "content": "be brief"},
-        {"role": "user", "content": [{"type": "text", "text": "what is this?"}, {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}]},
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "what is this?"},
+                {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}},
+            ],
+        },
         {
             "role": "assistant",
             "content": None,
@@ -83,18 +105,38 @@ CHAT_REQUEST = {
     ],
 }
 
-CHAT_STREAM = "".join(
-    f"data: {json.dumps(chunk)}\n\n"
-    for chunk in [
-        {"choices": [{"index": 0, "delta": {"role": "assistant", "reasoning_content": "hmm "}}]},
-        {"choices": [{"index": 0, "delta": {"content": "Hi "}}]},
-        {"choices": [{"index": 0, "delta": {"content": "there"}}]},
-        {"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "id": "t1", "function": {"name": "run", "arguments": '{"a"'}}]}}]},
-        {"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": ":1}"}}]}, "finish_reason": "tool_calls"}]},
-    ]
-) + "data: [DONE]\n\n"
+CHAT_STREAM = (
+    "".join(
+        f"data: {json.dumps(chunk)}\n\n"
+        for chunk in [
+            {"choices": [{"index": 0, "delta": {"role": "assistant", "reasoning_content": "hmm "}}]},
+            {"choices": [{"index": 0, "delta": {"content": "Hi "}}]},
+            {"choices": [{"index": 0, "delta": {"content": "there"}}]},
+            {
+                "choices": [
+                    {
+                        "index": 0,
+                        "delta": {
+                            "tool_calls": [{"index": 0, "id": "t1", "function": {"name": "run", "arguments": '{"a"'}}]
+                        },
+                    }
+                ]
+            },
+            {
+                "choices": [
+                    {
+                        "index": 0,
+                        "delta": {"tool_calls": [{"index": 0, "function": {"arguments": ":1}"}}]},
+                        "finish_reason": "tool_calls",
+                    }
+                ]
+            },
+        ]
+    )
+    + "data: [DONE]\n\n"
+)
 
-CUT = '{"input":"' + "x" * 40 + '…[cut: 9000 bytes, kept 40]'
+CUT = '{"input":"' + "x" * 40 + "…[cut: 9000 bytes, kept 40]"
 
 RENDER = """async (bodies) => {
   const i18n = await import('/admin/static/js/i18n.js');
@@ -127,7 +169,9 @@ def rendered(tab: Tab, pages_only: str) -> list[dict[str, Any]]:
         CHAT_STREAM,
         CUT,
         json.dumps({"error": {"message": "Rate limit", "type": "rate_limit_error", "code": "rate_limited"}}),
-        json.dumps({"choices": [{"message": {"role": "assistant", "content": "plain answer"}, "finish_reason": "stop"}]}),
+        json.dumps(
+            {"choices": [{"message": {"role": "assistant", "content": "plain answer"}, "finish_reason": "stop"}]}
+        ),
     ]
     result: list[dict[str, Any]] = tab.page.evaluate(RENDER.replace("LANG", json.dumps(tab.lang)), bodies)
     assert tab.page.evaluate("window.__pwned") is None

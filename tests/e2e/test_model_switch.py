@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from mimo2codex.protocol.profile import UpstreamProfile
 from mimo2codex.settings import load_settings
 from tests.conftest import StartGateway, StartUpstream
 from tests.fakes.codex_cli import CatalogModel, CodexCLI, CodexConfig
@@ -87,8 +88,12 @@ def test_resume_on_a_thinking_model_after_a_non_thinking_session(
     # The last request: the deepseek-chat turn is backfilled on all three of its assistant messages
     # (two tool-calling ones and the closing answer); the thinking turn replays its own reasoning.
     assistants = _assistants(upstream.bodies[-1])
-    backfilled = [m["reasoning_content"] for m in assistants[:3]]
-    assert len(set(backfilled)) == 1 and backfilled[0].strip()
+    placeholder = UpstreamProfile(model=PRO).reasoning_backfill
+    assert [m["reasoning_content"] for m in assistants[:3]] == [placeholder] * 3
     assert assistants[2]["content"] == "Wrote one.txt and two.txt."
     assert "tool_calls" not in assistants[2]
-    assert [m["reasoning_content"] for m in assistants[3:]] == ["Append one.", "Append two.", "Count the lines to check."]
+    assert [m["reasoning_content"] for m in assistants[3:]] == [
+        "Append one.",
+        "Append two.",
+        "Count the lines to check.",
+    ]

@@ -48,7 +48,15 @@ STRIP = UpstreamProfile(
     stream_usage=False,
     drop_fields=frozenset({"parallel_tool_calls", "temperature"}),
 )
-PROFILES = {"generic": GENERIC, "thinking": THINKING, "strip": STRIP}
+INLINE = UpstreamProfile(
+    model="MiniMax-M2.7",
+    label="MiniMax-M2.7 on minimax",
+    supports_images=False,
+    max_tokens_field="max_completion_tokens",
+    reasoning_replay=ReasoningReplay.INLINE,
+    think_tags=True,
+)
+PROFILES = {"generic": GENERIC, "thinking": THINKING, "strip": STRIP, "inline": INLINE}
 CASES = {
     "turn1-plain-prompt": FIXTURES / "turn1-plain-prompt.request.json",
     "turn1-tool-task": FIXTURES / "turn1-tool-task.request.json",
@@ -349,6 +357,14 @@ def test_model_switch_history_is_accepted_by_each_strict_vendor() -> None:
     assert {v.rule for v in check_request(translate(request, keep).body, VendorRules.deepseek_v4())} == {
         "reasoning_required"
     }
+
+
+def test_inline_puts_reasoning_back_into_the_text_as_think_tags() -> None:
+    turns = _assistants(INLINE)
+    assert all("reasoning_content" not in m for m in turns)
+    assert turns[0]["content"] == "<think>\nwhy c1\n</think>\n\n"
+    assert [m["content"] for m in turns[1:]] == ["", "done"]  # no reasoning, nothing invented
+    assert check_request(translate(_REPLAY_REQUEST, INLINE).body, VendorRules.minimax()) == []
 
 
 def test_sealed_reasoning_is_preferred_over_summary() -> None:

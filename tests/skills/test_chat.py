@@ -118,3 +118,25 @@ def test_gateway_from_the_environment(
     result = cli("chat", "hello")
     assert result.code == 0, result.explain()
     assert result.out == "via env\n"
+
+
+def test_gateway_auth_token_is_sent(
+    cli: Cli, start_upstream: StartUpstream, start_gateway: StartGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    upstream = start_upstream([Reply.text("guarded")], rules=VendorRules.mimo())
+    settings = load_settings(
+        {
+            "MIMO_API_KEY": upstream.api_key,
+            "MIMO_BASE_URL": upstream.url,
+            "MIMO2CODEX_MAX_RETRIES": "0",
+            "MIMO2CODEX_AUTH_TOKENS": "team-token",
+        }
+    )
+    gateway = start_gateway(settings).url
+    refused = cli("chat", "--gateway", gateway, "hi")
+    assert refused.code == 1
+    assert "answered HTTP 401" in refused.err
+    monkeypatch.setenv("MIMO2CODEX_AUTH_TOKENS", "team-token")
+    result = cli("chat", "--gateway", gateway, "hi")
+    assert result.code == 0, result.explain()
+    assert result.out == "guarded\n"

@@ -298,7 +298,7 @@ def test_passthrough_provider(make_store: MakeStore, tmp_path: Path, stream: boo
         transport.replies.append(FakeReply.json(final, headers={"x-request-id": "relay-req-7"}))
     app = create_app(settings, transport=transport, store=store, record_hooks=[])
     body = responses_body(stream=stream, model="gpt-5.5")
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://127.0.0.1:8788") as client:  # the gateway's own Host
         response = client.post("/v1/responses", json=body, headers={"user-agent": "codex_cli_rs/0.169.0"})
     assert response.status_code == 200
     assert store.flush(5)

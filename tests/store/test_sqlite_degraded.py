@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from mimo2codex.settings import load_settings
+from mimo2codex.store import sqlite as sqlite_backend
 from mimo2codex.store.sqlite import SqliteStore
 from tests.conftest import StartGateway, StartUpstream
 from tests.fakes.strict_upstream import Reply
@@ -41,10 +42,10 @@ def load(url: str, count: int, workers: int = 8) -> list[tuple[int, float]]:
 
     def one(_: int) -> tuple[int, float]:
         started = time.monotonic()
-        response = httpx.post(f"{url}/responses", json=BODY, timeout=10)
+        response = client.post(f"{url}/responses", json=BODY)
         return response.status_code, time.monotonic() - started
 
-    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+    with httpx.Client(timeout=20) as client, concurrent.futures.ThreadPoolExecutor(workers) as pool:
         return list(pool.map(one, range(count)))
 
 
@@ -57,7 +58,10 @@ def wait_until(condition: Any, timeout: float = 10.0) -> None:
 
 
 @pytest.fixture
-def stack(tmp_path: Path, start_upstream: StartUpstream, start_gateway: StartGateway) -> Iterator[Any]:
+def stack(
+    tmp_path: Path, start_upstream: StartUpstream, start_gateway: StartGateway, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Any]:
+    monkeypatch.setattr(sqlite_backend, "BUSY_TIMEOUT_MS", int(BUSY_SECONDS * 1000))
     def make(**store_options: Any) -> tuple[SqliteStore, Any]:
         upstream = start_upstream(always_ok)
         store = SqliteStore(tmp_path / "data.db", maintenance_seconds=0.05, **store_options)
@@ -72,21 +76,26 @@ def stack(tmp_path: Path, start_upstream: StartUpstream, start_gateway: StartGat
         store.close()
 
 
+#: the database's busy wait in these tests: a request that waited on the database would take this long
+BUSY_SECONDS = 5.0
+
+
 def assert_served(results: list[tuple[int, float]]) -> None:
     assert [status for status, _ in results] == [200] * len(results)
-    # Never delayed by the database: the writer's busy wait (2 s) must not show up in any request.
-    assert max(seconds for _, seconds in results) < 1.5
+    # Never delayed by the database: a wait on its lock would show as a request of BUSY_SECONDS or more
+    # (the margin below it is for a loaded test machine).
+    assert max(seconds for _, seconds in results) < BUSY_SECONDS - 2
 
 
 def test_locked_database(stack: Any) -> None:
     store, live = stack()
     assert_served(load(live.url, 20))
-    assert store.flush(5) and store.state().written == 20
+    assert store.flush(5) and store.db_stats()["rows"] == 20
     blocker = sqlite3.connect(store.path, isolation_level=None, timeout=0)
     blocker.execute("BEGIN EXCLUSIVE")
     try:
         assert_served(load(live.url, 40))
-        wait_until(lambda: store.state().dropped > 0, timeout=10)
+        wait_until(lambda: store.state().dropped > 0, timeout=3 * BUSY_SECONDS)
         state = store.state()
         assert state.status == "degraded" and "locked" in (state.problem or "")
         status = httpx.get(live.url.removesuffix("/v1") + "/").json()["store"]
@@ -96,17 +105,17 @@ def test_locked_database(stack: Any) -> None:
         blocker.close()
     assert_served(load(live.url, 10))
     assert store.flush(10)
-    wait_until(lambda: store.state().status == "ok")
-    state = store.state()
-    assert state.written + state.dropped == 70 and state.written >= 30
+    wait_until(lambda: store.state().status == "ok", timeout=3 * BUSY_SECONDS)
+    assert 30 <= store.db_stats()["rows"] < 70
 
 
 def test_full_database(stack: Any) -> None:
-    store, live = stack(writer_pragmas={"max_page_count": 1})  # no room for a single new page
-    assert_served(load(live.url, 30))
+    # The file may not grow by a single page: what still fits in its free space is written.
+    store, live = stack(writer_pragmas={"max_page_count": 1})
+    assert_served(load(live.url, 60))
     assert store.flush(10)
     state = store.state()
-    assert state.dropped == 30 and state.written == 0
+    assert state.dropped > 0 and store.db_stats()["rows"] < 60
     assert state.status == "degraded" and "full" in (state.problem or "")
 
 
@@ -119,7 +128,8 @@ def _immutable(paths: list[Path], on: bool) -> bool:
 @contextlib.contextmanager
 def read_only(path: Path) -> Iterator[None]:
     """The database and its WAL files made unwritable: by mode bits, or as root by the immutable flag."""
-    files = [path, Path(f"{path}-wal"), Path(f"{path}-shm")]
+    # Not the -shm file: SQLite maps it into memory, and a write to an unwritable mapping is SIGBUS.
+    files = [path, Path(f"{path}-wal")]
     if os.geteuid() != 0:
         modes = {p: p.stat().st_mode for p in files if p.exists()}
         for p in modes:
@@ -147,7 +157,7 @@ def test_read_only_database(stack: Any) -> None:
         wait_until(lambda: store.state().dropped > 0)
         assert store.state().status == "degraded"
     assert_served(load(live.url, 10))
-    wait_until(lambda: store.state().status == "ok" and store.state().written > 10)
+    wait_until(lambda: store.state().status == "ok" and store.db_stats()["rows"] > 10)
 
 
 def test_corrupt_database_at_start(tmp_path: Path, start_upstream: StartUpstream, start_gateway: StartGateway) -> None:
@@ -165,7 +175,7 @@ def test_corrupt_database_at_start(tmp_path: Path, start_upstream: StartUpstream
     assert_served(load(live.url, 10))
     status = httpx.get(live.url.removesuffix("/v1") + "/").json()["store"]
     assert status["status"] == "degraded" and "not a database" in status["problem"]
-    wait_until(lambda: httpx.get(live.url.removesuffix("/v1") + "/").json()["store"]["dropped"] == 10)
+    wait_until(lambda: httpx.get(live.url.removesuffix("/v1") + "/").json()["store"]["dropped"] >= 10)
     assert (tmp_path / "data.db").read_bytes().startswith(b"this is not a database file")  # left for the user
 
 

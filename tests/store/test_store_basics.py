@@ -111,3 +111,41 @@ def test_db_stats_lists_migrations(store: Store) -> None:
     stats = store.db_stats()
     assert [m["name"] for m in stats["migrations"]][:1] == ["0001_initial"]
     assert stats["rows"] == 0
+
+
+def test_stats_windows_are_exact_and_read_rollups(store: Store) -> None:
+    import math
+    import random
+
+    rng = random.Random(3)
+    now_ms = int(time.time() * 1000)
+    base = now_ms - now_ms % HOUR_MS - 6 * HOUR_MS
+    rows: list[tuple[int, float, int, bool]] = []
+    for n in range(600):
+        ts = base + rng.randrange(0, 6 * HOUR_MS)
+        duration = rng.lognormvariate(6, 1)
+        error = rng.random() < 0.1
+        tokens = rng.randrange(1, 500)
+        rows.append((ts, duration, tokens, error))
+        changes: dict[str, object] = {"duration_ms": duration, "usage": {"input_tokens": tokens, "output_tokens": 1}}
+        if error:
+            changes.update(status=502, outcome="error", error_code="upstream_unavailable")
+        store.submit(record(n, started=ts / 1000, **changes))
+    assert store.flush(10)
+    for _ in range(25):
+        since = base + rng.randrange(0, 6 * HOUR_MS)
+        until = since + rng.randrange(1, 6 * HOUR_MS)
+        inside = [r for r in rows if since <= r[0] < until]
+        stats = store.stats(since, until)
+        assert stats["requests"] == len(inside)
+        assert stats["errors"] == sum(r[3] for r in inside)
+        assert stats["prompt_tokens"] == sum(r[2] for r in inside)
+        if len(inside) >= 20:
+            ordered = sorted(round(r[1]) for r in inside)
+            for q, name in ((0.5, "p50"), (0.95, "p95")):
+                exact = ordered[max(1, math.ceil(q * len(ordered))) - 1]
+                assert abs(stats["latency_ms"][name] - exact) <= 0.1 * exact + 1
+        series = store.timeseries(since, until, "hour")
+        assert sum(point["requests"] for point in series) == len(inside)
+    day = store.timeseries(base, base + 6 * HOUR_MS, "day")
+    assert sum(point["requests"] for point in day) == 600

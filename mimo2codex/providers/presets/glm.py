@@ -26,12 +26,12 @@ PRESET = Preset(
             supports_reasoning=True,
         ),
         ModelInfo(
-            "glm-4.5", display_name="GLM-4.5", context_window=131_072, max_output_tokens=98_304, supports_reasoning=True
+            "glm-4.5", display_name="GLM-4.5", context_window=128_000, max_output_tokens=98_304, supports_reasoning=True
         ),
         ModelInfo(
             "glm-4.5-air",
             display_name="GLM-4.5 Air",
-            context_window=131_072,
+            context_window=128_000,
             max_output_tokens=98_304,
             supports_reasoning=True,
         ),
@@ -46,6 +46,9 @@ PRESET = Preset(
     ),
     thinking=ThinkingSwitch(on={"thinking": {"type": "enabled"}}, off={"thinking": {"type": "disabled"}}),
     sources=(
+        "https://docs.bigmodel.cn/cn/guide/capabilities/thinking (thinking.type enabled/disabled)",
+        "https://docs.bigmodel.cn/cn/guide/models/text/glm-4.5.md (GLM-4.5: 128K context, 96K output)",
+        "https://docs.z.ai/guides/capabilities/thinking-mode (interleaved thinking: return reasoning with tool results)",
         "https://inference.readthedocs.io/en/v2.10.0/models/builtin/llm/glm-4.6.html (GLM-4.6 context 202752)",
         "https://github.com/zeroclaw-labs/zeroclaw/issues/4124 (overflow: code 1261)",
         "https://github.com/farion1231/cc-switch/issues/6982 (same overflow seen through Codex)",

@@ -15,6 +15,7 @@ PRESET = Preset(
     default_model="qwen3:8b",
     think_tags=True,
     sources=(
+        "https://ollama.com/blog/thinking (thinking models, separated thinking)",
         "https://github.com/ollama/ollama/issues/3839 (silent truncation)",
         "https://github.com/ollama/ollama/issues/9452 (truncating input prompt; OLLAMA_CONTEXT_LENGTH)",
     ),

@@ -25,7 +25,8 @@ PRESET = Preset(
         ModelInfo(
             "qwen-plus",
             display_name="Qwen Plus",
-            context_window=1_000_000,
+            # newer snapshots accept 1M; 131072 holds for every one (declaring less only compacts earlier)
+            context_window=131_072,
             max_output_tokens=32_768,
             supports_reasoning=True,
         ),
@@ -47,6 +48,7 @@ PRESET = Preset(
         ),
     ),
     sources=(
+        "https://alibabacloud.com/help/en/model-studio/qwq (enable_thinking on hybrid models such as qwen-plus)",
         "https://github.com/QwenLM/qwen-code/issues/98 (overflow message)",
         "https://github.com/agentscope-ai/QwenPaw/issues/6255 (overflow body: code invalid_parameter_error)",
         "https://github.com/earendil-works/pi/pull/4926 (enable_thinking, reasoning_content)",

@@ -270,14 +270,15 @@ export function shapeOf(parsed) {
   if (!isObject(value)) {
     return "json";
   }
+  // a response object also carries "instructions" (often null): look at "object"/"output" first
+  if (value.object === "response" || (Array.isArray(value.output) && !("input" in value))) {
+    return "responses";
+  }
   if ("input" in value || ("instructions" in value && !("messages" in value))) {
     return "responses-request";
   }
   if (Array.isArray(value.messages)) {
     return "chat-request";
-  }
-  if (value.object === "response" || Array.isArray(value.output)) {
-    return "responses";
   }
   if (Array.isArray(value.choices)) {
     return "chat";

@@ -1,0 +1,33 @@
+"""The request-log benchmarks' code paths, with tiny sizes (the benchmarks themselves are not tests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench import pg_driver
+from bench.store import Backends, bench_queries, bench_size, bench_writer
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_store_benchmarks_run_on_small_sizes(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    pg_url = request.getfixturevalue("postgres_url") if backend == "postgresql" else None
+    with Backends(tmp_path, pg_url) as backends:
+        writer = bench_writer(backends, backend, 50)
+        assert writer["rows"] == 50
+        assert writer["rows_per_s"] > 0
+        sizes = bench_size(backends, backend, 60)
+        assert 0 < sizes["off"] <= sizes["errors-only"] < sizes["full"]
+        queries = bench_queries(backends, backend, rows=3000, repeat=3, rate=50.0)
+        assert queries["traffic"]["dropped"] == 0
+        # the generated rollups agree with the generated rows: stats over everything counts them all
+        assert queries["stats_check"] == 3000 + queries["traffic"]["written"]
+        assert queries["logs list, newest 50"]["p95_ms"] > 0
+
+
+def test_pg_driver_benchmark_runs(postgres_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert pg_driver.main(["--url", postgres_url, "--rows", "400", "--reads", "60", "--rounds", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "write: psycopg COPY binary" in out
+    assert "read: asyncpg pool via loop thread" in out
