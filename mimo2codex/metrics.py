@@ -103,7 +103,10 @@ class Metrics:
         self.retries = counter("mimo2codex_upstream_retries", "Upstream attempts beyond the first.", ("provider",))
         self.in_flight = gauge("mimo2codex_streams_in_flight", "Streamed responses being sent now.", "livesum")
         self.queue_depth = gauge("mimo2codex_log_queue_depth", "Request-log rows waiting for the writer.", "livesum")
-        self.log_written = counter("mimo2codex_log_rows_written", "Request-log rows written to the database.")
+        self.log_written = counter(
+            "mimo2codex_log_rows_written",
+            "Rows the log's writer wrote (requests, and responses stored by store: true).",
+        )
         self.log_dropped = counter(
             "mimo2codex_log_rows_dropped", "Request-log rows dropped (a full queue or a failing database)."
         )

@@ -1,7 +1,9 @@
 """The request-log hook: one :class:`RequestRecord` per request, handed to every subscriber.
 
-Subscribers must not block: the (later) SQLite store enqueues the record for its writer thread, and
-the default subscriber writes one log line. Records hold no secrets and no bodies.
+Subscribers must not block: the store (mimo2codex.store) enqueues the record for its writer thread,
+and the default subscriber writes one log line. Records hold no secrets, and bodies only as
+references for the store's writer, which redacts them (``request_body``/``response_body``, kept out
+of the repr).
 """
 
 from __future__ import annotations
@@ -53,9 +55,10 @@ class RequestRecord:
     #: which inbound token authenticated the request: a label ("token#1"), never the token
     client_token: str | None = None
     #: references kept only when the capture policy may store bodies (raw request bytes; the final
-    #: response object, raw response bytes or streamed text); the store's writer serializes them
-    request_body: Any = None
-    response_body: Any = None
+    #: response object, raw response bytes or streamed text); the store's writer serializes and
+    #: redacts them. Unredacted, so never in a repr (a log line or a test failure would show them).
+    request_body: Any = field(default=None, repr=False)
+    response_body: Any = field(default=None, repr=False)
 
 
 RecordHook = Callable[[RequestRecord], None]

@@ -201,11 +201,11 @@ def create_app(
     console = AdminConsole(settings, env=env) if settings.admin else None
     if console is not None:
         routes += console.routes()  # /admin/ pages and /admin/api (mimo2codex.admin)
-    # Tokens, when configured, guard every route but /healthz, on loopback too: a user who set
-    # them expects them to be required.
     # The browser guard first (Host check against DNS rebinding, JSON-only bodies: admin/security.py).
     middleware = [admin_guard(settings, console)]
-    if settings.auth_tokens:  # the admin checks its own token (admin/security.py)
+    # Tokens, when configured, guard every route but /healthz, on loopback too: a user who set
+    # them expects them to be required. The admin checks its own token (admin/security.py).
+    if settings.auth_tokens:
         middleware.append(Middleware(BearerAuthMiddleware, tokens=settings.auth_tokens, open_prefixes=("/admin",)))
     middleware.append(Middleware(StreamsInFlight, metrics=metrics))
     return Starlette(

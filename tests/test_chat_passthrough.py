@@ -23,7 +23,8 @@ class Harness:
         self.records: list[RequestRecord] = []
         settings = load_settings({"MIMO_API_KEY": KEY, "MIMO2CODEX_MAX_RETRIES": "0"})
         app = create_app(settings, transport=self.transport, record_hooks=[self.records.append])
-        self.client = TestClient(app, raise_server_exceptions=False)
+        # the browser guard refuses a foreign Host: the client says it is the loopback gateway
+        self.client = TestClient(app, base_url="http://127.0.0.1:8788", raise_server_exceptions=False)
 
 
 @pytest.fixture

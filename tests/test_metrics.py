@@ -70,12 +70,13 @@ def test_requests_tokens_errors_and_latency_are_counted(
     assert prompt > 0
     assert total(samples, "mimo2codex_tokens_total", kind="prompt") == prompt
     assert total(samples, "mimo2codex_streams_in_flight") == 0
-    # the request log: every row written, none dropped, nothing queued
+    # the request log: every row written (3 requests, and the 2 completed responses stored for
+    # previous_response_id), none dropped
     deadline = time.monotonic() + 5
-    while total(samples, "mimo2codex_log_rows_written_total") < 3 and time.monotonic() < deadline:
+    while total(samples, "mimo2codex_log_rows_written_total") < 5 and time.monotonic() < deadline:
         time.sleep(0.05)
         samples = scrape(gateway.url)
-    assert total(samples, "mimo2codex_log_rows_written_total") == 3
+    assert total(samples, "mimo2codex_log_rows_written_total") == 5
     assert total(samples, "mimo2codex_log_rows_dropped_total") == 0
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
@@ -14,9 +17,12 @@ from mimo2codex.errors import ConfigError, NotFound
 from mimo2codex.http_body import json_response
 from mimo2codex.providers.base import Provider
 from mimo2codex.snippets import render_snippets
+from mimo2codex.store.base import LogQuery, Store
 
 #: seconds between keepalive comments of the events feed
 EVENTS_KEEPALIVE = 15.0
+#: with ``--workers N``, how often the feed reads the shared log
+TAIL_POLL = 1.0
 
 
 def provider_json(provider: Provider, default_id: str) -> dict[str, Any]:
@@ -146,9 +152,32 @@ async def setup_snippets(ctx: AdminContext, request: Request) -> Response:
     )
 
 
+async def _tail(ctx: AdminContext, store: Store) -> AsyncIterator[bytes]:
+    """The feed from the shared log: what every worker (and instance) wrote, polled once a second."""
+    yield b"retry: 3000\n: connected\n\n"
+    newest = await ctx.call(store.logs, LogQuery(limit=1))
+    after = newest.rows[0]["id"] if newest.rows else 0
+    idle = 0.0
+    while True:
+        await asyncio.sleep(TAIL_POLL)
+        rows = await ctx.call(store.tail, LogQuery(after_id=after, limit=500))
+        for row in rows:
+            after = max(after, int(row["id"]))
+            yield b"event: request\ndata: " + orjson.dumps(row) + b"\n\n"
+        idle = 0.0 if rows else idle + TAIL_POLL
+        if idle >= EVENTS_KEEPALIVE:
+            idle = 0.0
+            yield b": keepalive\n\n"
+
+
 async def events(ctx: AdminContext, request: Request) -> Response:
     if ctx.events.full():
         raise Unavailable("too many live feeds are open; close one", code="too_many_subscribers")
+    if ctx.settings.workers > 1 and ctx.store is not None:
+        # each worker only sees its own requests: follow the shared log instead
+        return StreamingResponse(
+            _tail(ctx, ctx.store), media_type="text/event-stream", headers={"cache-control": "no-store"}
+        )
     return StreamingResponse(
         ctx.events.stream(EVENTS_KEEPALIVE),
         media_type="text/event-stream",

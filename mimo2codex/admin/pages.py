@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from string import Template
@@ -27,9 +28,11 @@ from string import Template
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
-from starlette.staticfiles import StaticFiles
+from starlette.staticfiles import PathLike, StaticFiles
+from starlette.types import Scope
 
 from mimo2codex import __version__
+from mimo2codex.providers.presets import PRESETS
 
 ROOT = "/admin/"
 STATIC = "/admin/static"
@@ -60,8 +63,6 @@ def presets_json() -> str:
     Static data (it never depends on a request or the log); ``<`` is escaped so the text can never
     close the block.
     """
-    from mimo2codex.providers.presets import PRESETS
-
     data = [
         {
             "name": p.name,
@@ -108,8 +109,10 @@ def _page(body: bytes) -> Callable[[Request], Awaitable[Response]]:
 class _StaticFiles(StaticFiles):
     """The package's static directory; revalidated on each load (ETag), never stale after an upgrade."""
 
-    def file_response(self, *args: object, **kwargs: object) -> Response:
-        response = super().file_response(*args, **kwargs)  # type: ignore[arg-type]
+    def file_response(
+        self, full_path: PathLike, stat_result: os.stat_result, scope: Scope, status_code: int = 200
+    ) -> Response:
+        response = super().file_response(full_path, stat_result, scope, status_code)
         response.headers["Cache-Control"] = "no-cache"
         return response
 

@@ -75,7 +75,7 @@ def refuse_keys(document: Any, known: tuple[str, ...]) -> None:
                 code="key_refused",
                 param=at,
             )
-        if isinstance(value, str) and (value in known or (MASK in redact(value) and not value.startswith("http"))):
+        if isinstance(value, str) and (value in known or MASK in redact(value)):
             raise InvalidRequest(
                 f"{at}: this value looks like an API key. Keys are never stored in providers.json nor accepted by "
                 "the admin: put it in an environment variable and name that variable in envKey",

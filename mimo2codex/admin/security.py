@@ -107,9 +107,7 @@ class AdminAccess:
     closed: str | None = None
 
     @classmethod
-    def build(
-        cls, host: str, auth_tokens: Sequence[Secret], admin_token: Secret | None, enabled: bool = True
-    ) -> AdminAccess:
+    def build(cls, host: str, auth_tokens: Sequence[Secret], admin_token: Secret | None) -> AdminAccess:
         if admin_token is not None and admin_token:
             return cls((admin_token.reveal().encode(),))
         tokens = tuple(t.reveal().encode() for t in auth_tokens if t)

@@ -54,7 +54,9 @@ TOGGLES: tuple[Toggle, ...] = tuple(
         Toggle("expose_reasoning", "bool", "show the model's reasoning in Codex (it is replayed either way)"),
         Toggle("vision_model", "text", "the model that reads images for text-only models: PROVIDER/MODEL or off"),
         Toggle("default_provider", "text", "the provider that serves models no keyed provider claims"),
-        Toggle("auto_compact", "bool", "summarise the oldest turns of a request that would overflow the model's window"),
+        Toggle(
+            "auto_compact", "bool", "summarise the oldest turns of a request that would overflow the model's window"
+        ),
     )
     if _field_exists(toggle.name)
 )
@@ -159,9 +161,10 @@ def policy_json(ctx: AdminContext) -> dict[str, Any]:
             log_retention_days=store.retention_days,
             log_max_mb=store.max_mb,
         )
+    locks = {name: ctx.live.lock(name) for name in POLICY}
     return {
         "policy": values,
-        "locked_by": {name: ctx.live.lock(name).by if ctx.live.lock(name) else None for name in POLICY},  # type: ignore[union-attr]
+        "locked_by": {name: lock.by if lock else None for name, lock in locks.items()},
         "modes": list(BODY_MODES),
         "store": None if ctx.store is None else ctx.store.backend,
     }

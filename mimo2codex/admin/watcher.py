@@ -28,10 +28,12 @@ STORE_POLL = 2.0
 
 async def check_file(ctx: AdminContext) -> bool:
     """Reload when providers.json changed on disk since it was loaded; True when it reloaded."""
-    stamp = file_stamp(providers_path(ctx.live.current))
-    if stamp == ctx.file_stamp:
+    if file_stamp(providers_path(ctx.live.current)) == ctx.file_stamp:
         return False
     async with ctx.edit_lock:
+        stamp = file_stamp(providers_path(ctx.live.current))
+        if stamp == ctx.file_stamp:
+            return False  # an admin edit, recorded while we waited for the lock
         ctx.file_stamp = stamp
         try:
             settings = await ctx.call(ctx.live.build)

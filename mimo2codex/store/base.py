@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from mimo2codex.request_log import RequestRecord
+from mimo2codex.store.capture import CapturePolicy
 
 StoreStatus = Literal["ok", "degraded", "disabled"]
 Bucket = Literal["hour", "day"]
@@ -85,6 +86,11 @@ class StoredResponse:
 
 class Store(abc.ABC):
     backend: str
+    #: the body policy the writer applies; the admin may replace it while the store runs, and the
+    #: request path reads it to decide whether to keep body references at all
+    policy: CapturePolicy
+    #: False with ``--no-request-log``: submit() drops nothing and writes nothing
+    log_enabled: bool = True
 
     # -- lifecycle ---------------------------------------------------------------------------
     @abc.abstractmethod

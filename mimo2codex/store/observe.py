@@ -25,9 +25,10 @@ RAW_BODY_KEY = "mimo2codex.raw_body"
 
 
 def keeps_bodies(gateway: Gateway) -> bool:
-    """True when this request's bodies may be stored (``--log-bodies`` not off, log enabled)."""
-    settings = gateway.settings
-    return gateway.store is not None and settings.request_log and settings.log_bodies != "off"
+    """True when this request's bodies may be stored: the store's current policy (the admin can
+    change it at run time) is not ``off`` and the log is enabled."""
+    store = gateway.store
+    return store is not None and store.log_enabled and store.policy.keeps_references
 
 
 def token_label(gateway: Gateway, request: Request) -> str | None:
@@ -79,7 +80,7 @@ def answered(gateway: Gateway, record: RequestRecord, body: bytes | memoryview, 
 async def metered(gateway: Gateway, record: RequestRecord, chunks: AsyncIterator[bytes]) -> AsyncGenerator[bytes, None]:
     """The chunks of a stream, counted into ``bytes_out`` (and kept up to the body cap when bodies are)."""
     keep = keeps_bodies(gateway)
-    room = gateway.settings.log_body_max if keep else 0
+    room = gateway.store.policy.max_bytes if keep and gateway.store is not None else 0
     kept: list[bytes] = []
     if keep:
         record.response_body = kept  # the writer joins the pieces

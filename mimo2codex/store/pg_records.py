@@ -93,25 +93,18 @@ class PgRecordTables:
     def delete_setting(self, key: str) -> bool:
         return self._execute("DELETE FROM settings WHERE key = %s", (key,)) > 0
 
-    # -- stored responses --------------------------------------------------------------------
-    def put_response(self, stored: StoredResponse) -> None:
-        created = stored.created_ms or self._now_ms()
-        self._execute(
-            "INSERT INTO stored_responses (id, response, input_items, history, created_ms, expires_ms) "
-            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET response = excluded.response, "
-            "input_items = excluded.input_items, history = excluded.history, created_ms = excluded.created_ms, "
-            "expires_ms = excluded.expires_ms",
-            (
-                stored.id,
-                self._scrub_known(stored.response),
-                self._scrub_known(stored.input_items),
-                self._scrub_known(stored.history),
-                created,
-                stored.expires_ms,
-            ),
+    # -- stored responses (the writer thread puts them: see PostgresStore.put_response) -----
+    def _response_values(self, stored: StoredResponse) -> tuple[Any, ...]:
+        return (
+            stored.id,
+            self._scrub_known(stored.response),
+            self._scrub_known(stored.input_items),
+            self._scrub_known(stored.history),
+            stored.created_ms or self._now_ms(),
+            stored.expires_ms,
         )
 
-    def get_response(self, response_id: str) -> StoredResponse | None:
+    def _stored_response(self, response_id: str) -> StoredResponse | None:
         for row in self._query("SELECT * FROM stored_responses WHERE id = %s", (response_id,)):
             if row["expires_ms"] and row["expires_ms"] <= self._now_ms():
                 return None
@@ -125,5 +118,13 @@ class PgRecordTables:
             )
         return None
 
-    def delete_response(self, response_id: str) -> bool:
+    def _delete_stored_response(self, response_id: str) -> bool:
         return self._execute("DELETE FROM stored_responses WHERE id = %s", (response_id,)) > 0
+
+
+PUT_RESPONSE = (
+    "INSERT INTO stored_responses (id, response, input_items, history, created_ms, expires_ms) "
+    "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET response = excluded.response, "
+    "input_items = excluded.input_items, history = excluded.history, created_ms = excluded.created_ms, "
+    "expires_ms = excluded.expires_ms"
+)

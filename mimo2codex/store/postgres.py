@@ -19,6 +19,7 @@ import contextlib
 import logging
 import os
 import re
+import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
@@ -29,10 +30,10 @@ import orjson
 from mimo2codex.errors import ConfigError
 from mimo2codex.request_log import RequestRecord
 from mimo2codex.store import rollup
-from mimo2codex.store.base import Bucket, LogPage, LogQuery, Store, StoreState
+from mimo2codex.store.base import Bucket, LogPage, LogQuery, Store, StoredResponse, StoreState
 from mimo2codex.store.capture import CapturePolicy
 from mimo2codex.store.logfilter import where
-from mimo2codex.store.pg_records import PgRecordTables
+from mimo2codex.store.pg_records import PUT_RESPONSE, PgRecordTables
 from mimo2codex.store.pg_schema import PG_TYPES, applied, migrate
 from mimo2codex.store.row import COLUMN_NAMES, DETAIL_COLUMNS, LIST_COLUMNS, decode_row, record_to_row
 from mimo2codex.store.writer import LogWriter
@@ -53,6 +54,8 @@ CONNECT_TIMEOUT_S = 5
 READ_TIMEOUT_MS = 10_000
 WRITE_TIMEOUT_MS = 30_000
 PRUNE_CHUNK = 2000
+#: stored responses kept in memory while the database cannot take them
+PENDING_RESPONSES = 10_000
 #: rows above which ``db stats`` reports the planner's estimate instead of a full count
 EXACT_COUNT_LIMIT = 2_000_000
 
@@ -142,6 +145,7 @@ class PostgresStore(PgRecordTables, Store):
         clock: Callable[[], float] = time.time,
         queue_size: int | None = None,
         batch_size: int | None = None,
+        maintenance_seconds: float | None = None,
         pool_size: int = 4,
     ) -> None:
         self.url = url
@@ -158,7 +162,14 @@ class PostgresStore(PgRecordTables, Store):
             options["queue_size"] = queue_size
         if batch_size is not None:
             options["batch_size"] = batch_size
-        self._writer = LogWriter(self._write_batch, maintain=self._maintain, describe_error=describe_error, **options)
+        if maintenance_seconds is not None:
+            options["idle_seconds"] = maintenance_seconds
+        self._writer: LogWriter[RequestRecord | StoredResponse] = LogWriter(
+            self._write_batch, maintain=self._maintain, describe_error=describe_error, **options
+        )
+        #: stored responses queued for the writer: served from here until they are in the database
+        self._pending: dict[str, StoredResponse] = {}
+        self._pending_lock = threading.Lock()
         self._wconn: psycopg.Connection[Any] | None = None
         self._pool: ConnectionPool[Any] | None = None
         self._migrated = False
@@ -240,22 +251,30 @@ class PostgresStore(PgRecordTables, Store):
                 self._wconn.close()
             self._wconn = None
 
-    def _write_batch(self, records: Sequence[RequestRecord]) -> None:
-        rows = [record_to_row(record, self.policy, self.instance) for record in records]
+    def _write_batch(self, items: Sequence[RequestRecord | StoredResponse]) -> None:
+        rows = [record_to_row(item, self.policy, self.instance) for item in items if isinstance(item, RequestRecord)]
+        responses = [item for item in items if isinstance(item, StoredResponse)]
         deltas = rollup.fold(rows)
         try:
             conn = self._writer_conn()
             with conn.transaction(), conn.cursor() as cur:
-                with cur.copy(_COPY) as copy:
-                    copy.set_types(_COPY_TYPES)
-                    for row in rows:
-                        copy.write_row(_fit([row[name] for name in COLUMN_NAMES]))
-                # Key order: two instances upserting the same keys lock them in the same order.
-                cur.executemany(_UPSERT, [self._rollup_params(key, deltas[key]) for key in sorted(deltas)])
+                if rows:
+                    with cur.copy(_COPY) as copy:
+                        copy.set_types(_COPY_TYPES)
+                        for row in rows:
+                            copy.write_row(_fit([row[name] for name in COLUMN_NAMES]))
+                    # Key order: two instances upserting the same keys lock them in the same order.
+                    cur.executemany(_UPSERT, [self._rollup_params(key, deltas[key]) for key in sorted(deltas)])
+                if responses:
+                    cur.executemany(PUT_RESPONSE, [self._response_values(stored) for stored in responses])
         except psycopg.Error as exc:
             if isinstance(exc, psycopg.OperationalError) or (self._wconn is not None and self._wconn.broken):
                 self._reset_writer()
             raise
+        with self._pending_lock:
+            for stored in responses:
+                if self._pending.get(stored.id) is stored:
+                    del self._pending[stored.id]
 
     @staticmethod
     def _rollup_params(key: rollup.RollupKey, delta: rollup.Rollup) -> tuple[Any, ...]:
@@ -331,6 +350,29 @@ class PostgresStore(PgRecordTables, Store):
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         with self._readers().connection() as conn:
             return int(conn.execute(sql, params).rowcount)
+
+    # -- stored responses: written by the writer thread, so a slow database never delays a turn --
+    def put_response(self, stored: StoredResponse) -> None:
+        """Queue ``stored`` for the writer; this process finds it at once (the database a moment later)."""
+        if not stored.created_ms:
+            stored.created_ms = self._now_ms()
+        with self._pending_lock:
+            if len(self._pending) >= PENDING_RESPONSES:  # the database is failing: forget the oldest
+                self._pending.pop(next(iter(self._pending)))
+            self._pending[stored.id] = stored
+        self._writer.submit(stored)
+
+    def get_response(self, response_id: str) -> StoredResponse | None:
+        with self._pending_lock:
+            stored = self._pending.get(response_id)
+        if stored is not None:
+            return None if 0 < stored.expires_ms <= self._now_ms() else stored
+        return self._stored_response(response_id)
+
+    def delete_response(self, response_id: str) -> bool:
+        with self._pending_lock:
+            pending = self._pending.pop(response_id, None)
+        return self._delete_stored_response(response_id) or pending is not None
 
     # -- the log -----------------------------------------------------------------------------
     def logs(self, query: LogQuery) -> LogPage:

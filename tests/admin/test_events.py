@@ -52,3 +52,19 @@ def test_a_slow_subscriber_loses_events_never_blocks() -> None:
         assert subscriber.dropped == 3
     assert hub.subscribers == 0
     hub.publish(RequestRecord("req_x", "/v1/responses", 0.0, False))  # nobody listening: nothing happens
+
+
+@pytest.mark.live
+def test_with_several_workers_the_feed_follows_the_shared_log(start_gateway: StartGateway, tmp_path: Path) -> None:
+    transport = ScriptedTransport([chat_reply("hello")])
+    values = {"MIMO_API_KEY": MIMO_KEY, "MIMO2CODEX_DATA_DIR": str(tmp_path), "MIMO2CODEX_WORKERS": "2"}
+    gateway = start_gateway(load_settings(values), transport=transport)
+    root = gateway.url.removesuffix("/v1")
+    with httpx.Client(base_url=root, timeout=10) as client, client.stream("GET", "/admin/api/events") as feed:
+        lines = feed.iter_lines()
+        assert next(lines).startswith("retry:")
+        with httpx.Client(base_url=root, timeout=10) as other:
+            assert other.post("/v1/responses", json={"model": "mimo-v2.5", "input": "hi"}).status_code == 200
+        data = next(orjson.loads(line[6:]) for line in lines if line.startswith("data: "))
+    assert data["client_model"] == "mimo-v2.5"
+    assert data["id"] >= 1  # a row of the shared log

@@ -159,6 +159,8 @@ def test_no_key_is_shown_or_accepted(admin: Admin) -> None:
     assert refused.json()["error"]["param"] == "providers[0].apiKey"
     looks_like_key = {"providers": [{**ACME, "features": {"extraBody": {"x": "sk-abcdefghijklmnopqrstuvwx"}}}]}
     assert admin.api("PUT", "generic-providers", json=looks_like_key).json()["error"]["code"] == "key_refused"
+    in_url = {"providers": [{**ACME, "baseUrl": "https://api.acme.example/v1?key=abcdef123456"}]}
+    assert admin.api("PUT", "generic-providers", json=in_url).json()["error"]["param"] == "providers[0].baseUrl"
     known_key = {"providers": [{**ACME, "displayName": MIMO_KEY}]}
     assert admin.api("PUT", "generic-providers", json=known_key).json()["error"]["code"] == "key_refused"
     for key in ("api_key", "MIMO_API_KEY", "token"):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -157,6 +158,11 @@ def test_filter_the_logs_and_open_a_detail(tab: Tab, admin: Admin) -> None:
     page.click("#detail-raw")
     raw = page.locator("#detail-request pre.raw").inner_text()
     assert json.loads(raw)["model"] == model
+    # the export is the filtered set
+    with page.expect_download() as download:
+        page.click("#export-jsonl")
+    lines = Path(download.value.path()).read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["client_model"] for line in lines] == [model]
     assert tab.take_errors() == []
 
 
@@ -168,7 +174,7 @@ def test_dashboard_figures_equal_the_requests_just_made(tab: Tab, admin: Admin) 
     prompt = sum(a["usage"]["input_tokens"] for a in answers)
     completion = sum(a["usage"]["output_tokens"] for a in answers)
     row = page.locator("#models-table tbody tr", has_text=model)
-    row.wait_for()
+    expect(row.locator("td").nth(2)).to_have_text("3")  # after the live refreshes the requests caused
     cells = row.locator("td").all_inner_texts()
     # provider, model, requests, errors, input, cached, output, p50, p95
     assert cells[2:5] == ["3", "0", str(prompt)]
@@ -178,6 +184,12 @@ def test_dashboard_figures_equal_the_requests_just_made(tab: Tab, admin: Admin) 
     ]
     total = page.locator('[data-card="requests"] .value').inner_text()
     assert total.replace(",", "") == str(len(records))
+    # a recent request opens in the log's detail view
+    recent = page.locator("#recent-table tbody tr", has_text=model).first
+    with page.expect_navigation():
+        recent.locator("a").click()
+    page.wait_for_selector("#detail:not(.hidden) #detail-response .item")
+    assert model in page.locator("#detail-meta").inner_text()
     assert tab.take_errors() == []
 
 
@@ -239,4 +251,14 @@ def test_codex_enable_then_restore_leaves_config_toml_byte_identical(tab: Tab, a
     page.keyboard.press("ArrowRight")
     assert page.evaluate("document.activeElement.id") == "tab-auth_json"
     assert page.locator("#panel-auth_json").is_visible()
+    assert tab.take_errors() == []
+
+
+def test_probe_a_provider_from_its_row(tab: Tab, admin: Admin) -> None:
+    page = open_admin(tab, admin, "providers")
+    with page.expect_response(lambda r: r.url.endswith("/admin/api/probe")):
+        page.click('[data-probe="fake"]')
+    saved_ok(page, "#probe-result")
+    assert "hello from the fake" in page.locator("#probe-result").inner_text()
+    assert page.locator('[data-probe="mimo"]').is_disabled()  # no key: nothing to test
     assert tab.take_errors() == []

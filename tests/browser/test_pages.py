@@ -4,12 +4,16 @@ keyboard, and is photographed light and dark at 1280 and 800 px (test-artifacts/
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from mimo2codex.admin.pages import PAGES
+from mimo2codex.settings import load_settings
 from tests.browser.conftest import ROOT, Admin, Tab, open_admin, screenshot
+from tests.live import LiveGateway
 
 pytestmark = pytest.mark.live
 
@@ -17,6 +21,13 @@ DICTIONARIES = {
     lang: json.loads((ROOT / "mimo2codex" / "admin" / "static" / "i18n" / f"{lang}.json").read_text(encoding="utf-8"))
     for lang in ("en", "zh")
 }
+
+
+SHOWN_COLUMNS = """() => [...document.querySelectorAll('table')].filter((table) => {
+  const shown = (cells) => [...cells].filter((c) => c.offsetParent !== null && getComputedStyle(c).display !== 'none').length;
+  const row = table.querySelector('tbody tr');
+  return row && !row.querySelector('td[colspan]') && shown(table.querySelectorAll('thead th')) !== shown(row.children);
+}).map((table) => table.id)"""
 
 
 def _traffic(admin: Admin) -> None:
@@ -53,6 +64,8 @@ def test_page_loads_translated_without_console_errors(tab: Tab, admin: Admin, na
         page.set_viewport_size({"width": width, "height": 900})
         # nothing wider than the window: no sideways scrolling of the page itself
         assert page.evaluate("document.documentElement.scrollWidth") <= width
+        # every table shows as many headers as cells in its rows (columns hidden when narrow: both)
+        assert page.evaluate(SHOWN_COLUMNS) == [], width
         for scheme in ("light", "dark"):
             page.emulate_media(color_scheme=scheme)
             screenshot(page, f"{name}-{tab.lang}-{scheme}-{width}")
@@ -84,3 +97,36 @@ def test_language_and_theme_switches_are_remembered(tab_en: Tab, admin: Admin) -
     page.click("#theme-switch")
     assert page.evaluate("localStorage.getItem('mimo2codex.theme')") is None
     assert tab_en.take_errors() == []
+
+
+def test_a_gateway_with_an_admin_token_asks_for_it_once(browser: Any, admin: Admin, tmp_path: Path) -> None:
+    env = {
+        "GENERIC_BASE_URL": admin.upstream.url,
+        "GENERIC_DEFAULT_MODEL": "fake-model",
+        "GENERIC_API_KEY": admin.upstream.api_key,
+        "MIMO2CODEX_DATA_DIR": str(tmp_path),
+        "MIMO2CODEX_ADMIN_TOKEN": "let-me-in-please",
+    }
+    with LiveGateway(load_settings(env), env=env) as gateway:
+        context = browser.new_context()
+        try:
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.goto(f"http://127.0.0.1:{gateway.port}/admin/settings")
+            page.wait_for_selector("dialog #admin-token")
+            page.fill("#admin-token", "wrong")
+            page.click("dialog button.primary")
+            page.wait_for_selector("dialog #admin-token")  # refused: asked again
+            page.fill("#admin-token", "let-me-in-please")
+            page.click("dialog button.primary")
+            page.wait_for_selector("body[data-loaded='1']")
+            assert page.locator("#toggle-thinking").count() == 1
+            assert page.locator(".notice.bad:not(:empty)").count() == 0
+            # kept for the session: the next page asks nothing
+            page.goto(f"http://127.0.0.1:{gateway.port}/admin/logs")
+            page.wait_for_selector("body[data-loaded='1']")
+            assert page.locator("dialog").count() == 0
+            assert all("401" in e for e in errors), errors  # only the refusals that made it ask
+        finally:
+            context.close()

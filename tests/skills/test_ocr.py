@@ -13,7 +13,7 @@ import pytest
 
 from mimo2codex.settings import load_settings
 from tests.conftest import StartGateway, StartUpstream
-from tests.fakes.image_services import image_bytes
+from tests.fakes.image_services import FakePollinations, image_bytes
 from tests.fakes.strict_upstream import Reply, StrictUpstream, VendorRules
 from tests.skills.conftest import Cli
 
@@ -191,3 +191,20 @@ def test_direct_on_a_provider_without_vision(cli: Cli, monkeypatch: pytest.Monke
     result = cli("ocr", "--direct", "--model", "ds", str(shot))
     assert result.code == 2
     assert "provider deepseek lists no vision model" in result.err
+
+
+def test_url_images_are_downloaded_and_a_failed_download_is_exit_1(
+    cli: Cli, start_upstream: StartUpstream, start_gateway: StartGateway
+) -> None:
+    upstream = start_upstream([Reply.text("from a URL")], rules=VendorRules.mimo_vision())
+    gateway = _gateway_for(upstream, start_gateway)
+    with FakePollinations().running() as web:
+        ok = cli("ocr", "--gateway", gateway, f"{web.url}/prompt/receipt")
+        web.fail_next(404, "Not Found")
+        gone = cli("ocr", "--gateway", gateway, f"{web.url}/prompt/missing")
+    assert ok.code == 0, ok.explain()
+    assert ok.out == "from a URL\n"
+    assert _image_of(_parts(upstream.bodies[0])[1])[0] == "data:image/jpeg;base64"
+    assert gone.code == 1
+    assert "/prompt/missing: the server answered HTTP 404" in gone.err
+    assert len(upstream.bodies) == 1

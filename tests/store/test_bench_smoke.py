@@ -14,15 +14,15 @@ from bench.store import Backends, bench_queries, bench_size, bench_writer
 def test_store_benchmarks_run_on_small_sizes(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     pg_url = request.getfixturevalue("postgres_url") if backend == "postgresql" else None
     with Backends(tmp_path, pg_url) as backends:
-        writer = bench_writer(backends, backend, 50)
-        assert writer["rows"] == 50
+        writer = bench_writer(backends, backend, 20)
+        assert writer["rows"] == 20
         assert writer["rows_per_s"] > 0
-        sizes = bench_size(backends, backend, 60)
+        sizes = bench_size(backends, backend, 30)
         assert 0 < sizes["off"] <= sizes["errors-only"] < sizes["full"]
-        queries = bench_queries(backends, backend, rows=3000, repeat=3, rate=50.0)
+        queries = bench_queries(backends, backend, rows=1000, repeat=2, rate=50.0)
         assert queries["traffic"]["dropped"] == 0
         # the generated rollups agree with the generated rows: stats over everything counts them all
-        assert queries["stats_check"] == 3000 + queries["traffic"]["written"]
+        assert queries["stats_check"] == 1000 + queries["traffic"]["written"]
         assert queries["logs list, newest 50"]["p95_ms"] > 0
 
 

@@ -75,8 +75,18 @@ def responses_body(*, stream: bool, model: str = "fake-model", text: str = "Say 
         "instructions": "You are terse.",
         "input": [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}],
         "tools": [
-            {"type": "function", "name": "shell", "description": "run", "parameters": {"type": "object", "properties": {}}},
-            {"type": "function", "name": "apply_patch", "description": "patch", "parameters": {"type": "object", "properties": {}}},
+            {
+                "type": "function",
+                "name": "shell",
+                "description": "run",
+                "parameters": {"type": "object", "properties": {}},
+            },
+            {
+                "type": "function",
+                "name": "apply_patch",
+                "description": "patch",
+                "parameters": {"type": "object", "properties": {}},
+            },
         ],
     }
 
@@ -90,7 +100,12 @@ class Setup:
 
     def post(self, path: str, body: dict[str, Any]) -> tuple[httpx.Response, bytes]:
         content = orjson.dumps(body)
-        response = httpx.post(f"{self.live.url}{path}", content=content, headers={**HEADERS, "content-type": "application/json"}, timeout=10)
+        response = httpx.post(
+            f"{self.live.url}{path}",
+            content=content,
+            headers={**HEADERS, "content-type": "application/json"},
+            timeout=10,
+        )
         return response, content
 
     def last_row(self, count: int) -> dict[str, Any]:
@@ -116,10 +131,13 @@ def setup_for(make_store: MakeStore, start_upstream: StartUpstream, start_gatewa
 
 
 def common(row: dict[str, Any], *, stream: bool, endpoint: str = "/v1/responses") -> None:
-    assert row["provider_id"] == "fake" and row["upstream_model"] == "fake-model"
-    assert row["endpoint"] == endpoint and row["stream"] is stream
+    assert row["provider_id"] == "fake"
+    assert row["upstream_model"] == "fake-model"
+    assert row["endpoint"] == endpoint
+    assert row["stream"] is stream
     assert row["request_id"].startswith("req_")
-    assert row["user_agent"] == UA and row["codex_version"] == "0.169.0"
+    assert row["user_agent"] == UA
+    assert row["codex_version"] == "0.169.0"
     assert row["client_token"] == "token#2"
     assert row["instance"]
     assert abs(row["ts"] - time.time() * 1000) < 60_000
@@ -127,31 +145,46 @@ def common(row: dict[str, Any], *, stream: bool, endpoint: str = "/v1/responses"
 
 
 def test_text_answer_not_streamed(setup_for: Any) -> None:
-    s = setup_for([Reply.http_error(503, "busy"), Reply.text("Hi!", usage=USAGE, headers={"x-request-id": "up-text-1"})], MIMO2CODEX_MAX_RETRIES="1")
+    s = setup_for(
+        [Reply.http_error(503, "busy"), Reply.text("Hi!", usage=USAGE, headers={"x-request-id": "up-text-1"})],
+        MIMO2CODEX_MAX_RETRIES="1",
+    )
     response, sent = s.post("/responses", responses_body(stream=False))
     assert response.status_code == 200
     row = s.last_row(1)
     common(row, stream=False)
-    assert (row["status_code"], row["outcome"], row["error_code"], row["error_snippet"]) == (200, "completed", None, None)
+    assert (row["status_code"], row["outcome"], row["error_code"], row["error_snippet"]) == (
+        200,
+        "completed",
+        None,
+        None,
+    )
     assert (row["prompt_tokens"], row["completion_tokens"], row["total_tokens"]) == (120, 30, 150)
     assert (row["cached_tokens"], row["reasoning_tokens"]) == (64, 12)
     assert (row["upstream_status"], row["upstream_request_id"], row["retries"]) == (200, "up-text-1", 1)
-    assert row["finish_reason"] == "stop" and row["tool_call_count"] == 0 and row["ttft_ms"] is None
+    assert row["finish_reason"] == "stop"
+    assert row["tool_call_count"] == 0
+    assert row["ttft_ms"] is None
     assert (row["bytes_in"], row["bytes_out"]) == (len(sent), len(response.content))
-    assert row["rewritten_from"] is None and row["rewrite_reason"] is None
-    assert row["request_body"] is None and row["response_body"] is None  # errors-only, and a success
+    assert row["rewritten_from"] is None
+    assert row["rewrite_reason"] is None
+    assert row["request_body"] is None
+    assert row["response_body"] is None
 
 
 def test_tool_call_stream_full_bodies(setup_for: Any) -> None:
     reply = Reply.tools(ToolCall("shell", {"cmd": "ls"}), ToolCall("apply_patch", {"p": "x"}), usage=USAGE)
     s = setup_for([reply], mode="full")
     response, sent = s.post("/responses", responses_body(stream=True))
-    assert response.status_code == 200 and "response.completed" in response.text
+    assert response.status_code == 200
+    assert "response.completed" in response.text
     row = s.last_row(1)
     common(row, stream=True)
     assert (row["status_code"], row["outcome"], row["error_code"]) == (200, "completed", None)
-    assert row["tool_call_count"] == 2 and row["finish_reason"] == "tool_calls"
-    assert row["ttft_ms"] is not None and 0 <= row["ttft_ms"] <= row["duration_ms"]
+    assert row["tool_call_count"] == 2
+    assert row["finish_reason"] == "tool_calls"
+    assert row["ttft_ms"] is not None
+    assert 0 <= row["ttft_ms"] <= row["duration_ms"]
     assert (row["upstream_status"], row["upstream_request_id"]) == (200, None)
     assert (row["bytes_in"], row["bytes_out"]) == (len(sent), len(response.content))
     assert json.loads(row["request_body"]) == json.loads(sent)
@@ -164,12 +197,19 @@ def test_reasoning_stream(setup_for: Any) -> None:
     assert "response.reasoning" in response.text
     row = s.last_row(1)
     common(row, stream=True)
-    assert (row["outcome"], row["finish_reason"], row["reasoning_tokens"], row["cached_tokens"]) == ("completed", "stop", 12, 64)
+    assert (row["outcome"], row["finish_reason"], row["reasoning_tokens"], row["cached_tokens"]) == (
+        "completed",
+        "stop",
+        12,
+        64,
+    )
     assert row["ttft_ms"] is not None
 
 
 def test_upstream_429_is_the_real_status_with_its_body(setup_for: Any) -> None:
-    limited = Reply.http_error(429, "Rate limit reached for requests", headers={"Retry-After": "1", "x-request-id": "up-429"})
+    limited = Reply.http_error(
+        429, "Rate limit reached for requests", headers={"Retry-After": "1", "x-request-id": "up-429"}
+    )
     s = setup_for([limited])
     response, sent = s.post("/responses", responses_body(stream=True))
     assert response.status_code == 429
@@ -178,7 +218,8 @@ def test_upstream_429_is_the_real_status_with_its_body(setup_for: Any) -> None:
     assert (row["status_code"], row["outcome"], row["error_code"]) == (429, "error", "rate_limit_exceeded")
     assert (row["upstream_status"], row["upstream_request_id"], row["retries"]) == (429, "up-429", 0)
     assert "Rate limit reached" in row["error_snippet"]
-    assert row["bytes_out"] == len(response.content) and row["bytes_in"] == len(sent)
+    assert row["bytes_out"] == len(response.content)
+    assert row["bytes_in"] == len(sent)
     assert json.loads(row["response_body"]) == response.json()  # errors-only keeps an error's bodies
     assert json.loads(row["request_body"]) == json.loads(sent)
     stats = s.store.stats(int(time.time() * 1000) - 60_000, int(time.time() * 1000) + 1)
@@ -189,13 +230,19 @@ def test_stream_cut_midway_records_the_failure_code(setup_for: Any) -> None:
     s = setup_for([Reply.text("a long answer that never ends " * 4, drop_after=3)])
     response, _ = s.post("/responses", responses_body(stream=True))
     assert response.status_code == 200
-    failed = [json.loads(line[6:]) for line in response.text.splitlines() if line.startswith("data: ") and "response.failed" in line]
+    failed = [
+        json.loads(line[6:])
+        for line in response.text.splitlines()
+        if line.startswith("data: ") and "response.failed" in line
+    ]
     assert failed, response.text
     row = s.last_row(1)
     common(row, stream=True)
     assert (row["status_code"], row["outcome"]) == (200, "failed")
-    assert row["error_code"] == failed[0]["response"]["error"]["code"] and row["error_code"] != "internal_error"
-    assert row["error_snippet"] and row["response_body"] == response.text
+    assert row["error_code"] == failed[0]["response"]["error"]["code"]
+    assert row["error_code"] != "internal_error"
+    assert row["error_snippet"]
+    assert row["response_body"] == response.text
 
 
 def test_client_disconnect_is_cancelled(setup_for: Any) -> None:
@@ -209,7 +256,8 @@ def test_client_disconnect_is_cancelled(setup_for: Any) -> None:
     row = s.last_row(1)
     common(row, stream=True)
     assert (row["status_code"], row["outcome"], row["error_code"]) == (200, "cancelled", None)
-    assert row["ttft_ms"] is not None and row["finish_reason"] is None
+    assert row["ttft_ms"] is not None
+    assert row["finish_reason"] is None
 
 
 def test_model_rewrite_is_not_an_error(setup_for: Any) -> None:
@@ -249,7 +297,8 @@ def test_chat_completions_cut_stream_is_failed(setup_for: Any) -> None:
     body = {"model": "fake-model", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
     s.post("/chat/completions", body)
     row = s.last_row(1)
-    assert row["outcome"] == "failed" and row["error_code"] is not None
+    assert row["outcome"] == "failed"
+    assert row["error_code"] is not None
 
 
 # -- a native Responses provider: the body goes through, observed ------------------------------
@@ -269,7 +318,12 @@ def passthrough_settings(tmp_path: Path) -> Settings:
         ]
     }
     (tmp_path / "providers.json").write_text(json.dumps(providers), encoding="utf-8")
-    env = {"MIMO2CODEX_DATA_DIR": str(tmp_path), "RELAY_KEY": "rk-relay-key-000111222", "MIMO2CODEX_DEFAULT_PROVIDER": "relay", "MIMO2CODEX_MAX_RETRIES": "0"}
+    env = {
+        "MIMO2CODEX_DATA_DIR": str(tmp_path),
+        "RELAY_KEY": "rk-relay-key-000111222",
+        "MIMO2CODEX_DEFAULT_PROVIDER": "relay",
+        "MIMO2CODEX_MAX_RETRIES": "0",
+    }
     return load_settings(env)
 
 
@@ -283,8 +337,20 @@ def _events(*events: dict[str, Any]) -> FakeReply:
 def test_passthrough_provider(make_store: MakeStore, tmp_path: Path, stream: bool) -> None:
     settings = passthrough_settings(tmp_path)
     store = make_store(policy=policy(settings, "full"))
-    usage = {"input_tokens": 50, "output_tokens": 9, "total_tokens": 59, "input_tokens_details": {"cached_tokens": 32}, "output_tokens_details": {"reasoning_tokens": 4}}
-    final = {"id": "resp_1", "object": "response", "status": "completed", "output": [{"type": "message", "content": []}], "usage": usage}
+    usage = {
+        "input_tokens": 50,
+        "output_tokens": 9,
+        "total_tokens": 59,
+        "input_tokens_details": {"cached_tokens": 32},
+        "output_tokens_details": {"reasoning_tokens": 4},
+    }
+    final = {
+        "id": "resp_1",
+        "object": "response",
+        "status": "completed",
+        "output": [{"type": "message", "content": []}],
+        "usage": usage,
+    }
     transport = ScriptedTransport()
     if stream:
         transport.replies.append(
@@ -308,7 +374,36 @@ def test_passthrough_provider(make_store: MakeStore, tmp_path: Path, stream: boo
     assert (row["outcome"], row["finish_reason"], row["error_code"]) == ("completed", "stop", None)
     assert (row["prompt_tokens"], row["cached_tokens"], row["reasoning_tokens"]) == (50, 32, 4)
     assert (row["upstream_status"], row["upstream_request_id"]) == (200, "relay-req-7")
-    assert row["codex_version"] == "0.169.0" and row["client_token"] is None
+    assert row["codex_version"] == "0.169.0"
+    assert row["client_token"] is None
     assert row["bytes_out"] == len(response.content)
     assert (row["ttft_ms"] is not None) is stream
     assert row["response_body"] == response.text
+
+
+def test_bodies_off_keeps_no_body_even_for_an_error(setup_for: Any) -> None:
+    s = setup_for([Reply.http_error(429, "Rate limit reached", headers={"Retry-After": "1"})], mode="off")
+    response, _ = s.post("/responses", responses_body(stream=False))
+    assert response.status_code == 429
+    row = s.last_row(1)
+    assert (row["error_code"], row["request_body"], row["response_body"]) == ("rate_limit_exceeded", None, None)
+    assert "Rate limit reached" in row["error_snippet"]
+
+
+def test_no_request_log_writes_nothing(
+    make_store: MakeStore, start_upstream: StartUpstream, start_gateway: StartGateway, tmp_path: Path
+) -> None:
+    upstream = start_upstream([Reply.text("hi")])
+    settings = gateway_settings(tmp_path, upstream, MIMO2CODEX_NO_REQUEST_LOG="1")
+    assert settings.request_log is False
+    store = make_store(policy=policy(settings, "full"), log_enabled=False)
+    live = start_gateway(settings, store=store)
+    response = httpx.post(f"{live.url}/responses", json=responses_body(stream=False), headers=HEADERS, timeout=10)
+    assert response.status_code == 200
+    live.wait_for_records(1)
+    assert store.flush(5)
+    assert store.logs(LogQuery()).rows == []
+    assert store.state().status == "disabled"
+    assert live.records[0].request_body is None  # nothing kept on the request path either
+    status = httpx.get(live.url.removesuffix("/v1") + "/", headers=HEADERS).json()["store"]
+    assert status["status"] == "disabled"

@@ -58,7 +58,9 @@ def node_database(path: Path, *, full: bool = True, rows: int = 50) -> None:
     conn.executescript(NODE_V1 + (NODE_LATER if full else ""))
     versions = (1, 2, 3, 4, 5, 6) if full else (1,)
     conn.executemany("INSERT INTO schema_version VALUES (?, 1)", [(v,) for v in versions])
-    conn.execute("INSERT INTO providers VALUES ('mimo', 'mimo', 'MiMo', 'https://x', 'mimo-v2.5-pro', 'MIMO_API_KEY', 1)")
+    conn.execute(
+        "INSERT INTO providers VALUES ('mimo', 'mimo', 'MiMo', 'https://x', 'mimo-v2.5-pro', 'MIMO_API_KEY', 1)"
+    )
     conn.execute("INSERT INTO models (provider_id, upstream_id, is_builtin) VALUES ('mimo', 'mimo-v2.5-pro', 1)")
     conn.execute(
         "INSERT INTO models (provider_id, upstream_id, display_name, context_window, is_builtin) "
@@ -112,7 +114,8 @@ def test_node_database_is_backed_up_and_imported(tmp_path: Path, full: bool) -> 
 
         stats = store.stats(T0, T0 + 50 * 150_000)
         assert (stats["requests"], stats["errors"], stats["errors_by_code"]) == (50, 5, {"rate_limit_exceeded": 5})
-        assert stats["prompt_tokens"] == 500 and stats["latency_ms"]["p50"] is not None
+        assert stats["prompt_tokens"] == 500
+        assert stats["latency_ms"]["p50"] is not None
 
         assert store.aliases()[0]["alias"] == "gpt-5.5"
         assert [m["id"] for m in store.models()] == ["my-custom"]  # built-ins come from the code

@@ -53,7 +53,11 @@ def gateway_process(upstream: StrictUpstream, data_dir: Path, log: Path) -> Iter
     }
     with log.open("wb") as sink:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "mimo2codex", "--port", str(port)], cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "mimo2codex", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
         )
     try:
         deadline = time.monotonic() + 30

@@ -56,7 +56,8 @@ def test_size_cap_deletes_oldest_first_and_shrinks_the_file(tmp_path: Path) -> N
         assert store.flush(10)
         wait_until(lambda: store.db_stats()["file_bytes"] < 5 << 19, timeout=20)
         rows = store.tail(LogQuery(after_id=0, limit=1000))
-        assert rows and rows[-1]["request_id"] == "req_199"  # the newest stay
+        assert rows
+        assert rows[-1]["request_id"] == "req_199"
         assert rows[0]["request_id"] != "req_0"
         assert store.db_stats()["auto_vacuum"] == "incremental"
     finally:
@@ -81,6 +82,7 @@ def test_vacuum_checks_free_disk_first(tmp_path: Path, monkeypatch: object) -> N
 
         monkeypatch.setattr(shutil, "disk_usage", tiny)  # type: ignore[attr-defined]
         refused = store.vacuum()
-        assert refused["ok"] is False and "not enough free disk" in refused["message"]
+        assert refused["ok"] is False
+        assert "not enough free disk" in refused["message"]
     finally:
         store.close()

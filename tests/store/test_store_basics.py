@@ -44,21 +44,29 @@ def test_submit_then_list_detail_and_stats(store: Store) -> None:
         64,
         7,
     )
-    assert first["stream"] is True and first["ttft_ms"] == 80 and "request_body" not in first
+    assert first["stream"] is True
+    assert first["ttft_ms"] == 80
+    assert "request_body" not in first
     detail = store.log(first["id"])
-    assert detail is not None and detail["request_id"] == "req_1" and "request_body" in detail
+    assert detail is not None
+    assert detail["request_id"] == "req_1"
+    assert "request_body" in detail
     assert store.log(10_000) is None
 
     errors = store.logs(LogQuery(status_class="error"))
     assert [r["request_id"] for r in errors.rows] == ["req_2"]
 
     stats = store.stats(int((now - HOUR_MS / 1000 * 3) * 1000), int(now * 1000) + 1)
-    assert stats["requests"] == 2 and stats["errors"] == 1
+    assert stats["requests"] == 2
+    assert stats["errors"] == 1
     assert stats["errors_by_code"] == {"rate_limit_exceeded": 1}
-    assert stats["cached_tokens"] == 128 and stats["reasoning_tokens"] == 14
+    assert stats["cached_tokens"] == 128
+    assert stats["reasoning_tokens"] == 14
     assert stats["by_provider"][0]["provider_id"] == "deepseek"
     state = store.state()
-    assert state.status == "ok" and state.written == 2 and state.dropped == 0
+    assert state.status == "ok"
+    assert state.written == 2
+    assert state.dropped == 0
 
 
 def test_keyset_paging_and_tail(store: Store) -> None:
@@ -79,13 +87,18 @@ def test_keyset_paging_and_tail(store: Store) -> None:
 
 
 def test_models_aliases_settings_and_stored_responses(store: Store) -> None:
-    model = store.put_model({"id": "my-coder", "provider_id": "deepseek", "upstream_model": "deepseek-chat", "ctx": 64000})
-    assert model["ctx"] == 64000 and [m["id"] for m in store.models()] == ["my-coder"]
-    assert store.delete_model("my-coder") and not store.delete_model("my-coder")
+    model = store.put_model(
+        {"id": "my-coder", "provider_id": "deepseek", "upstream_model": "deepseek-chat", "ctx": 64000}
+    )
+    assert model["ctx"] == 64000
+    assert [m["id"] for m in store.models()] == ["my-coder"]
+    assert store.delete_model("my-coder")
+    assert not store.delete_model("my-coder")
 
     store.put_alias("gpt-5", "deepseek", "deepseek-reasoner")
     assert store.aliases()[0]["upstream_model"] == "deepseek-reasoner"
-    assert store.delete_alias("gpt-5") and store.aliases() == []
+    assert store.delete_alias("gpt-5")
+    assert store.aliases() == []
 
     store.put_setting("log_retention_days", 7)
     assert store.settings() == {"log_retention_days": 7}
@@ -98,13 +111,17 @@ def test_models_aliases_settings_and_stored_responses(store: Store) -> None:
     assert store.delete_setting("log_retention_days")
 
     now_ms = int(time.time() * 1000)
-    kept = StoredResponse("resp_1", {"id": "resp_1", "output": []}, [{"role": "user", "content": "hi"}], expires_ms=now_ms + 60_000)
+    kept = StoredResponse(
+        "resp_1", {"id": "resp_1", "output": []}, [{"role": "user", "content": "hi"}], expires_ms=now_ms + 60_000
+    )
     store.put_response(kept)
     found = store.get_response("resp_1")
-    assert found is not None and found.input_items == kept.input_items
+    assert found is not None
+    assert found.input_items == kept.input_items
     store.put_response(StoredResponse("resp_old", {}, [], expires_ms=now_ms - 1))
     assert store.get_response("resp_old") is None
-    assert store.delete_response("resp_1") and store.get_response("resp_1") is None
+    assert store.delete_response("resp_1")
+    assert store.get_response("resp_1") is None
 
 
 def test_db_stats_lists_migrations(store: Store) -> None:

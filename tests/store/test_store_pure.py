@@ -12,7 +12,7 @@ import pytest
 from mimo2codex.errors import InvalidRequest
 from mimo2codex.request_log import RequestRecord
 from mimo2codex.store import histogram, rollup
-from mimo2codex.store.capture import CapturePolicy, cap, parse_body_mode, replace_images
+from mimo2codex.store.capture import CapturePolicy, cap, parse_body_mode
 from mimo2codex.store.preferences import check_setting
 from mimo2codex.store.row import codex_version, record_to_row
 
@@ -48,9 +48,11 @@ def test_histogram_percentiles_within_ten_percent_of_exact(seed: int, shape: str
 
 def test_histogram_edges() -> None:
     assert histogram.percentile({}, 0.5) is None
-    assert histogram.bucket_of(0) == 0 and histogram.bucket_of(0.4) == 0
+    assert histogram.bucket_of(0) == 0
+    assert histogram.bucket_of(0.4) == 0
     assert histogram.bucket_of(10**12) == histogram.MAX_BUCKET
-    assert histogram.decode(None) == {} and histogram.decode({"3": 2}) == {3: 2}
+    assert histogram.decode(None) == {}
+    assert histogram.decode({"3": 2}) == {3: 2}
 
 
 def _row(ts: int, duration: int, **extra: object) -> dict[str, object]:
@@ -66,7 +68,8 @@ def test_window_parts_cover_the_window_exactly() -> None:
         parts = rollup.window_parts(since, until)
         covered = (parts.end_hour - parts.first_hour) + sum(end - start for start, end in parts.edges)
         assert covered == until - since
-        assert parts.first_hour % rollup.HOUR_MS == 0 and parts.end_hour % rollup.HOUR_MS == 0
+        assert parts.first_hour % rollup.HOUR_MS == 0
+        assert parts.end_hour % rollup.HOUR_MS == 0
         for start, end in parts.edges:
             assert since <= start < end <= until
             assert end <= parts.first_hour or start >= parts.end_hour or parts.first_hour == parts.end_hour
@@ -80,7 +83,9 @@ def test_rollup_round_trip_and_report() -> None:
     assert sorted(k[0] for k in deltas) == [0, rollup.HOUR_MS]
     stored = [(k, rollup.Rollup.from_columns(v.to_columns())) for k, v in deltas.items()]
     report = rollup.report(stored, 0, 2 * rollup.HOUR_MS)
-    assert report["requests"] == 122 and report["errors"] == 1 and report["cancelled"] == 1
+    assert report["requests"] == 122
+    assert report["errors"] == 1
+    assert report["cancelled"] == 1
     assert report["errors_by_code"] == {"rate_limit_exceeded": 1}
     assert report["prompt_tokens"] == 366
     assert report["by_provider"][0]["provider_id"] == "p"
@@ -93,39 +98,63 @@ def test_capture_policy_modes() -> None:
     failed = RequestRecord("r", "/v1/responses", 0.0, False, status=429)
     stream_failed = RequestRecord("r", "/v1/responses", 0.0, True, error_code="upstream_unavailable")
     errors_only = CapturePolicy("errors-only")
-    assert not errors_only.wants(ok) and errors_only.wants(failed) and errors_only.wants(stream_failed)
-    assert CapturePolicy("full").wants(ok) and not CapturePolicy("off").wants(failed)
-    assert not CapturePolicy("off").keeps_references and errors_only.keeps_references
+    assert not errors_only.wants(ok)
+    assert errors_only.wants(failed)
+    assert errors_only.wants(stream_failed)
+    assert CapturePolicy("full").wants(ok)
+    assert not CapturePolicy("off").wants(failed)
+    assert not CapturePolicy("off").keeps_references
+    assert errors_only.keeps_references
     assert parse_body_mode(" Full ") == "full"
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must be one of off, errors-only, full"):
         parse_body_mode("some")
 
 
 def test_capture_redacts_caps_and_digests_images() -> None:
     image = b"\x89PNG" + bytes(range(256)) * 40
     data_url = "data:image/png;base64," + base64.b64encode(image).decode()
-    body = {"input": [{"type": "input_image", "image_url": data_url}], "note": "my key sk-known-secret-value-123 and tok-xyz-inbound-000"}
+    body = {
+        "input": [{"type": "input_image", "image_url": data_url}],
+        "note": "my key sk-known-secret-value-123 and tok-xyz-inbound-000",
+    }
     policy = CapturePolicy.build("full", 1 << 20, ["sk-known-secret-value-123", "tok-xyz-inbound-000"])
     text = policy.render(body)
     assert text is not None
     digest = hashlib.sha256(image).hexdigest()[:12]
     assert f"[image: {len(image)} bytes, sha256 {digest}]" in text
-    assert "sk-known-secret-value-123" not in text and "tok-xyz-inbound-000" not in text
+    assert "sk-known-secret-value-123" not in text
+    assert "tok-xyz-inbound-000" not in text
     assert "base64" not in text
     cut = cap("é" * 100, 51)
-    assert cut.startswith("é" * 25) and cut.endswith("…[cut: 200 bytes, kept 51]")
+    assert cut.startswith("é" * 25)
+    assert cut.endswith("…[cut: 200 bytes, kept 51]")
     small = CapturePolicy.build("full", 64, ["sk-known-secret-value-123"])
     rendered = small.render(b"x" * 60 + b"sk-known-secret-value-123")
-    assert rendered is not None and "sk-known" not in rendered and "[cut:" in rendered
+    assert rendered is not None
+    assert "sk-known" not in rendered
+    assert "[cut:" in rendered
 
 
 def test_record_to_row_columns() -> None:
     rec = RequestRecord("req_1", "/v1/responses", 1000.5, True, client_model="gpt-5", status=200)
-    rec.upstream_attempts, rec.user_agent, rec.first_event_ms, rec.duration_ms = 3, "codex_cli_rs/0.169.0 (Mac)", 12.4, 99.6
+    rec.upstream_attempts, rec.user_agent, rec.first_event_ms, rec.duration_ms = (
+        3,
+        "codex_cli_rs/0.169.0 (Mac)",
+        12.4,
+        99.6,
+    )
     rec.notes = {"vision": ["img"]}
     row = record_to_row(rec, CapturePolicy("errors-only"), "host:1")
-    assert (row["ts"], row["retries"], row["codex_version"], row["ttft_ms"], row["duration_ms"]) == (1000500, 2, "0.169.0", 12, 100)
-    assert row["notes"] == '{"vision":["img"]}' and row["instance"] == "host:1" and row["request_body"] is None
+    assert (row["ts"], row["retries"], row["codex_version"], row["ttft_ms"], row["duration_ms"]) == (
+        1000500,
+        2,
+        "0.169.0",
+        12,
+        100,
+    )
+    assert row["notes"] == '{"vision":["img"]}'
+    assert row["instance"] == "host:1"
+    assert row["request_body"] is None
     assert codex_version("curl/8.0") is None
     assert codex_version("codex_exec/0.170.0-alpha.1 (Linux)") == "0.170.0-alpha.1"
 

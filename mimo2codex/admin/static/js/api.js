@@ -31,7 +31,7 @@ export function askToken(message) {
     const form = h(
       "form",
       { method: "dialog" },
-      h("h2", null, t("token.title")),
+      h("h2", { id: "token-title" }, t("token.title")),
       h("p", { class: "small muted" }, message || t("token.explain")),
       h("label", { class: "field", for: "admin-token" }, h("span", null, t("token.label")), input),
       h("div", { class: "row end" }, h("button", { type: "submit", value: "cancel", formnovalidate: true }, t("common.cancel")), h("button", { type: "submit", value: "ok", class: "primary" }, t("token.submit"))),
@@ -76,7 +76,7 @@ export function apiUrl(path, params) {
   return url.pathname + url.search;
 }
 
-export async function request(method, path, { params, body, retried } = {}) {
+export async function request(method, path, { params, body } = {}) {
   const init = { method, headers: { Accept: "application/json", ...authHeaders() }, credentials: "same-origin" };
   if (method !== "GET" && method !== "HEAD") {
     init.headers["Content-Type"] = "application/json";
@@ -99,8 +99,9 @@ export async function request(method, path, { params, body, retried } = {}) {
   }
   if (!response.ok) {
     const error = data && typeof data.error === "object" && data.error ? data.error : { message: text.slice(0, 300) };
-    if (response.status === 401 && TOKEN_CODES.has(error.code) && !retried && (await askToken(error.message))) {
-      return request(method, path, { params, body, retried: true });
+    // ask until a token works or the user cancels (a wrong one is asked for again)
+    if (response.status === 401 && TOKEN_CODES.has(error.code) && (await askToken(error.message))) {
+      return request(method, path, { params, body });
     }
     throw new ApiError(response.status, error);
   }

@@ -55,7 +55,9 @@ export function $$(selector, root = document) {
 /** A <table> body from column specs: [{key, label, num?, render?(row) -> Node|string, className?}]. */
 export function fillTable(table, columns, rows, emptyText) {
   clear(table);
-  const head = h("thead", null, h("tr", null, columns.map((c) => h("th", { class: c.num ? "num" : null, scope: "col" }, c.label))));
+  // a column hidden on narrow screens hides its header too
+  const headClass = (c) => [c.num ? "num" : "", (c.className || "").includes("hide-narrow") ? "hide-narrow" : ""].join(" ").trim() || null;
+  const head = h("thead", null, h("tr", null, columns.map((c) => h("th", { class: headClass(c), scope: "col" }, c.label))));
   const body = h("tbody");
   if (!rows.length) {
     body.append(h("tr", null, h("td", { class: "empty", colspan: columns.length }, emptyText)));

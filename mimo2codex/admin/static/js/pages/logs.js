@@ -167,17 +167,17 @@ async function openDetail(id) {
 async function exportLogs(format) {
   const url = apiUrl("logs/export", { ...filterParams(), format });
   const headers = authHeaders();
-  if (!headers.Authorization) {
-    window.location.assign(url); // a streamed download: the browser writes it as it arrives
-    return;
+  let href = url; // without a token: a streamed download, written by the browser as it arrives
+  if (headers.Authorization) {
+    // with a token the download must carry a header: fetched, then saved from memory
+    const response = await fetch(url, { headers });
+    if (!response.ok) {
+      $("#logs-error").textContent = `${t("logs.export_failed")} (HTTP ${response.status})`;
+      return;
+    }
+    href = URL.createObjectURL(await response.blob());
   }
-  // with a token the download must carry a header: fetched, then saved from memory
-  const response = await fetch(url, { headers });
-  if (!response.ok) {
-    $("#logs-error").textContent = `${t("logs.export_failed")} (HTTP ${response.status})`;
-    return;
-  }
-  const link = h("a", { href: URL.createObjectURL(await response.blob()), download: `mimo2codex-logs.${format}` });
+  const link = h("a", { href, download: `mimo2codex-logs.${format}`, class: "hidden" });
   document.body.append(link);
   link.click();
   link.remove();

@@ -1,7 +1,7 @@
 // Providers: the active registry, a form that writes one providers.json entry (vendor presets fill it
 // in), and the raw file editor. Both write through PUT generic-providers, which validates with the
 // startup messages, backs up, writes atomically and swaps the registry at once.
-import { ApiError, get, put } from "../api.js";
+import { ApiError, get, post, put } from "../api.js";
 import { $, fillTable, h } from "../dom.js";
 import { t } from "../i18n.js";
 import { clearFieldErrors, fillSelect, notify, showFieldError, statusBadge } from "../widgets.js";
@@ -19,22 +19,55 @@ function presetData() {
   }
 }
 
+/** A file path shows as its name (the whole path on hover); other sources (env) as they are. */
+function sourceLabel(source) {
+  if (!source) {
+    return "—";
+  }
+  const name = source.split(/[\\/]/).pop();
+  return name === source ? source : h("span", { title: source }, name);
+}
+
 async function loadProviders() {
   const data = await get("providers");
   fillTable(
     $("#providers-table"),
     [
-      { label: t("providers.id"), render: (p) => h("code", null, p.id) },
+      { label: t("providers.id"), className: "nowrap", render: (p) => h("code", null, p.id) },
       { label: t("providers.display_name"), render: (p) => [p.display_name, p.default ? h("span", { class: "badge ok" }, t("providers.default")) : null] },
       { label: t("providers.base_url"), className: "clip", render: (p) => p.base_url },
       { label: t("providers.default_model"), className: "clip", render: (p) => p.default_model || "—" },
       { label: t("providers.key"), render: (p) => (p.api_key_present ? statusBadge("ok") : h("span", { class: "badge warn" }, t("providers.no_key"))) },
-      { label: t("providers.source"), render: (p) => (p.builtin ? t("providers.builtin") : p.source || "—") },
+      { label: t("providers.source"), className: "nowrap", render: (p) => (p.builtin ? t("providers.builtin") : sourceLabel(p.source)) },
       { label: t("providers.models_n"), num: true, render: (p) => (p.open_catalog ? t("providers.open_catalog") : String(p.model_count)) },
+      {
+        label: "",
+        render: (p) => h("button", { type: "button", "data-probe": p.id, disabled: !p.api_key_present, "aria-label": t("providers.test_named", { id: p.id }) }, t("providers.test")),
+      },
     ],
     data.providers || [],
     t("providers.none"),
   );
+}
+
+/** One tiny request to the provider's default model (POST probe): latency and a sample, or the exact error. */
+async function probe(button) {
+  const id = button.dataset.probe;
+  const result = $("#probe-result");
+  button.disabled = true;
+  notify(result, t("providers.probing", { id }));
+  try {
+    const answer = await post("probe", { provider: id });
+    if (answer.ok) {
+      notify(result, t("providers.probe_ok", { id, model: answer.model, ms: Math.round(answer.latency_ms), sample: answer.sample }));
+    } else {
+      notify(result, t("providers.probe_failed", { id, model: answer.model, message: answer.error?.message || "" }), false);
+    }
+  } catch (exc) {
+    notify(result, exc.message, false);
+  } finally {
+    button.disabled = false;
+  }
 }
 
 async function loadFile() {
@@ -227,6 +260,12 @@ export async function init() {
     $("#p-preset"),
     presets.map((p) => ({ value: p.name, label: p.display_name })),
   );
+  $("#providers-table").addEventListener("click", (event) => {
+    const button = event.target.closest("[data-probe]");
+    if (button) {
+      probe(button);
+    }
+  });
   $("#p-preset").addEventListener("change", (event) => applyPreset(event.target.value));
   $("#provider-form").addEventListener("submit", submitEntry);
   $("#raw-form").addEventListener("submit", submitRaw);
