@@ -202,14 +202,19 @@ def traffic(store: Store, rate: float) -> Iterator[list[int]]:
         thread.join()
 
 
-def bench_queries(backends: Backends, backend: str, rows: int, repeat: int, rate: float) -> dict[str, Any]:
-    target = backends.target(backend)
-    store = backends.store(backend, target, policy=_policy("errors-only"))
-    store.open()  # the schema, through the store's own migrations
-    store.close()
-    t0 = time.perf_counter()
-    generate(target, rows)
-    generated_s = time.perf_counter() - t0
+def bench_queries(
+    backends: Backends, backend: str, rows: int, repeat: int, rate: float, reuse: Any = None
+) -> dict[str, Any]:
+    """``reuse``: a database an earlier run generated (a SQLite path or a PostgreSQL URL): no new log."""
+    target = reuse or backends.target(backend)
+    generated_s = float("nan")
+    if reuse is None:
+        store = backends.store(backend, target, policy=_policy("errors-only"))
+        store.open()  # the schema, through the store's own migrations
+        store.close()
+        t0 = time.perf_counter()
+        generate(target, rows)
+        generated_s = time.perf_counter() - t0
     store = backends.store(backend, target, policy=_policy("errors-only"))
     store.open()
     rng = random.Random(3)
@@ -278,6 +283,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=200)
     parser.add_argument("--rate", type=float, default=100.0, help="requests/s flowing during the queries")
     parser.add_argument("--workdir", type=Path, help="where SQLite files go (default: a temp dir)")
+    parser.add_argument(
+        "--reuse", help="queries: measure this generated database again (SQLite path or PostgreSQL URL)"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     chosen = BACKENDS if args.backend == "both" else (args.backend,)
@@ -295,7 +303,10 @@ def main(argv: list[str] | None = None) -> int:
                 report[f"size {backend}"] = bench_size(backends, backend, args.size_rows)
                 _print(f"bytes per 100k requests, {backend}", report[f"size {backend}"])
             if args.what in ("queries", "all"):
-                report[f"queries {backend}"] = bench_queries(backends, backend, args.rows, args.repeat, args.rate)
+                reuse = (Path(args.reuse) if backend == "sqlite" else args.reuse) if args.reuse else None
+                report[f"queries {backend}"] = bench_queries(
+                    backends, backend, args.rows, args.repeat, args.rate, reuse
+                )
                 _print(f"queries on {args.rows:,} rows, {backend}", report[f"queries {backend}"])
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")

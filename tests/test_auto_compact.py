@@ -140,3 +140,23 @@ def test_a_non_streamed_request_is_compacted_and_says_so(
     assert "Context compacted" in reasoning[0]["summary"][0]["text"]
     assert upstream.violations == []
     assert sum(is_summary_request(b) for b in upstream.bodies) == 1
+
+
+def test_a_failed_summary_sends_the_request_unchanged(
+    tmp_path: Path, start_upstream: StartUpstream, start_gateway: StartGateway
+) -> None:
+    def failing(body: dict[str, Any], number: int) -> Reply:
+        if is_summary_request(body):
+            return Reply.http_error(503, "summariser overloaded", type="server_error")
+        return Reply.text("unreachable")
+
+    upstream = start_upstream(failing, rules=VendorRules(context_limit_chars=3 * WINDOW, context_limit_tokens=WINDOW))
+    gateway = start_gateway(settings(tmp_path, upstream, MIMO2CODEX_AUTO_COMPACT="1"))
+    body = {"model": "tiny", "instructions": "You are Codex.", "input": [note(n) for n in range(12)], "stream": False}
+    response = httpx.post(f"{gateway.url}/responses", json=body, timeout=30)
+    # The vendor's own "too long" answer reaches the client as Codex's context_length_exceeded.
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "context_length_exceeded"
+    assert [v.rule for v in upstream.violations] == ["context_length"]
+    (record,) = gateway.wait_for_records(1)
+    assert "summariser overloaded" in record.notes["compacted"]["failed"]

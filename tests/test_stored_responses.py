@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import openai
 import pytest
 
@@ -44,6 +45,7 @@ def settings_for(request: pytest.FixtureRequest, tmp_path: Path, upstream: Stric
     def make(**env: str) -> Settings:
         return upstream_settings(upstream, **where, **env)
 
+    make.backend = request.param  # type: ignore[attr-defined]
     return make
 
 
@@ -54,7 +56,10 @@ def sdk(gateway: LiveGateway) -> openai.OpenAI:
 def test_store_continue_retrieve_list_delete(
     settings_for: Callable[..., Settings], upstream: StrictUpstream, start_gateway: StartGateway
 ) -> None:
-    client = sdk(start_gateway(settings_for()))
+    gateway = start_gateway(settings_for())
+    status = httpx.get(f"http://127.0.0.1:{gateway.port}/", timeout=10).json()
+    assert status["store"]["backend"] == settings_for.backend  # type: ignore[attr-defined]
+    client = sdk(gateway)
     first = client.responses.create(model="fake-model", input="My name is Ada.", store=True)
     assert first.store is True
     second = client.responses.create(

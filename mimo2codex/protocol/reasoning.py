@@ -82,5 +82,11 @@ def inline_think(messages: list[dict[str, Any]]) -> None:
     """
     for message in messages:
         text = message.pop("reasoning_content", None) if message.get("role") == "assistant" else None
-        if isinstance(text, str) and text.strip():
-            message["content"] = f"<think>\n{text}\n</think>\n\n{message.get('content') or ''}"
+        if not (isinstance(text, str) and text.strip()):
+            continue
+        think = f"<think>\n{text}\n</think>\n\n"
+        content = message.get("content")
+        if isinstance(content, list):  # content parts: the thinking goes first, as its own text part
+            message["content"] = [{"type": "text", "text": think}, *content]
+        else:
+            message["content"] = think + (content if isinstance(content, str) else "")

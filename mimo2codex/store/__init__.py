@@ -34,7 +34,8 @@ def capture_policy(settings: Settings) -> CapturePolicy:
 def sqlite_path(settings: Settings) -> Path:
     url = settings.database_url.reveal() if settings.database_url else ""
     if url.startswith("sqlite:///"):
-        return Path(url.removeprefix("sqlite://")).expanduser()
+        # SQLAlchemy's form: sqlite:///relative/path, sqlite:////absolute/path
+        return Path(url.removeprefix("sqlite:///")).expanduser()
     return settings.data_dir / DB_FILE
 
 

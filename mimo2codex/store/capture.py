@@ -9,7 +9,7 @@ the cap, marked where it cut.
 
 >>> policy = CapturePolicy("full", max_bytes=40)
 >>> policy.render({"input": "x" * 100})
-'{"input":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…[cut: 114 bytes, kept 40]'
+'{"input":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…[cut: 112 bytes, kept 40]'
 """
 
 from __future__ import annotations

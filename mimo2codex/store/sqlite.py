@@ -24,7 +24,7 @@ import orjson
 
 from mimo2codex.request_log import RequestRecord
 from mimo2codex.store import rollup
-from mimo2codex.store.base import Bucket, LogPage, LogQuery, Store, StoredResponse, StoreState
+from mimo2codex.store.base import Bucket, LogPage, LogQuery, Store, StoredResponse, StoreState, StoreStatus
 from mimo2codex.store.capture import CapturePolicy
 from mimo2codex.store.logfilter import where
 from mimo2codex.store.migrations import applied, migrate
@@ -183,10 +183,10 @@ class SqliteStore(RecordTables, Store):
     def state(self) -> StoreState:
         writer = self._writer
         problem = writer.problem or (self._open_problem if writer.written == 0 else None)
-        status = "disabled" if not self.log_enabled else "degraded" if problem else "ok"
+        status: StoreStatus = "disabled" if not self.log_enabled else "degraded" if problem else "ok"
         return StoreState(
             backend=self.backend,
-            status=status,  # type: ignore[arg-type]
+            status=status,
             location=str(self.path),
             queue_depth=writer.depth,
             dropped=writer.dropped,
@@ -285,9 +285,14 @@ class SqliteStore(RecordTables, Store):
 
     @staticmethod
     def _delete_chunk(conn: sqlite3.Connection, where: str, bound: int | None, limit: int = PRUNE_CHUNK) -> int:
+        """Delete up to ``limit`` of the oldest rows matching ``where`` (``ts < bound`` or all)."""
         params: tuple[Any, ...] = (bound, limit) if bound is not None else (limit,)
+        # Ordered by the column the condition uses, so the index finds the chunk (ORDER BY id with
+        # a ts condition scans the whole table when no row qualifies, every maintenance step).
+        order = "ts" if bound is not None else "id"
         cursor = conn.execute(
-            f"DELETE FROM chat_logs WHERE id IN (SELECT id FROM chat_logs WHERE {where} ORDER BY id LIMIT ?)", params
+            f"DELETE FROM chat_logs WHERE id IN (SELECT id FROM chat_logs WHERE {where} ORDER BY {order} LIMIT ?)",
+            params,
         )
         return int(cursor.rowcount)
 

@@ -78,7 +78,7 @@ def test_add_a_provider_in_the_form_and_route_to_it_at_once(tab: Tab, admin: Adm
     with page.expect_response(lambda r: r.url.endswith("/admin/api/generic-providers") and r.request.method == "PUT"):
         page.click("#provider-form button[type=submit]")
     saved_ok(page, "#provider-result")
-    assert page.locator("#providers-table code", has_text=provider_id).count() == 1
+    expect(page.locator("#providers-table code", has_text=provider_id)).to_have_count(1)
     # the very next request goes to the new provider: no restart
     answer = respond(admin, model, "route me")
     assert output_text(answer) == "hello from the second vendor"
@@ -184,6 +184,12 @@ def test_dashboard_figures_equal_the_requests_just_made(tab: Tab, admin: Admin) 
     ]
     total = page.locator('[data-card="requests"] .value').inner_text()
     assert total.replace(",", "") == str(len(records))
+    # another range: one more summary call, the button pressed
+    with page.expect_response(lambda r: r.url.endswith("/admin/api/dashboard?range=7d")):
+        page.click('[data-range="7d"]')
+    assert page.get_attribute('[data-range="7d"]', "aria-pressed") == "true"
+    expect(page.locator('[data-card="requests"] .value')).to_have_text(total)
+    page.click('[data-range="24h"]')
     # a recent request opens in the log's detail view
     recent = page.locator("#recent-table tbody tr", has_text=model).first
     with page.expect_navigation():
@@ -214,10 +220,12 @@ def test_toggle_thinking_and_the_next_upstream_request_shows_it(tab: Tab, admin:
     initially = box.is_checked()
     assert thinking_sent() is initially
     for wanted in (not initially, initially):
+        box.focus()
         with page.expect_response(lambda r: "/admin/api/toggles/thinking" in r.url):
-            box.click()
+            page.keyboard.press("Space")  # by keyboard
         saved_ok(page, "#toggles-result")
         assert box.is_checked() is wanted
+        assert page.evaluate("document.activeElement.id") == "toggle-thinking"  # focus kept
         assert thinking_sent() is wanted  # the very next request
     assert admin.second.violations == []
     assert tab.take_errors() == []
@@ -261,4 +269,54 @@ def test_probe_a_provider_from_its_row(tab: Tab, admin: Admin) -> None:
     saved_ok(page, "#probe-result")
     assert "hello from the fake" in page.locator("#probe-result").inner_text()
     assert page.locator('[data-probe="mimo"]').is_disabled()  # no key: nothing to test
+    assert tab.take_errors() == []
+
+
+def test_prune_asks_first_and_reports_what_it_deleted(tab: Tab, admin: Admin) -> None:
+    page = open_admin(tab, admin, "logs")
+    rows = page.locator("#logs-table tbody tr").count()
+    page.click("#prune button[type=submit]")
+    assert page.get_attribute("#prune-before", "aria-invalid") == "true"  # no date: nothing sent
+    page.fill("#prune-before", "2020-01-01")
+    page.click("#prune button[type=submit]")
+    page.click("dialog button[value=cancel]")  # cancelled: nothing deleted, nothing sent
+    assert page.locator("#prune-result").inner_text() == ""
+    page.click("#prune button[type=submit]")
+    with page.expect_response(lambda r: "/admin/api/logs?before=" in r.url and r.request.method == "DELETE"):
+        page.click("dialog [data-confirm]")
+    saved_ok(page, "#prune-result")
+    assert re.search(r"\b0\b", page.locator("#prune-result").inner_text())
+    assert page.locator("#logs-table tbody tr").count() == rows  # only older rows go
+    assert tab.take_errors() == []
+
+
+def test_models_and_aliases_change_routing_at_once(tab: Tab, admin: Admin) -> None:
+    alias, custom = f"alias-{tab.lang}", f"custom-{tab.lang}"
+    page = open_admin(tab, admin, "models?provider=second-en")
+    # a catalog provider: its built-in models are read-only (no delete button)
+    assert page.locator("#models-table tbody tr", has_text="second-en-model").locator("button").count() == 0
+    page.fill("#m-id", custom)
+    page.fill("#m-window", "64000")
+    page.click("#model-form button[type=submit]")
+    saved_ok(page, "#model-result")
+    row = page.locator("#models-table tbody tr", has_text=custom)
+    assert "64,000" in row.inner_text() or "64000" in row.inner_text()
+    start = len(admin.second.requests)
+    respond(admin, custom, "to the custom model")
+    assert admin.second.requests[start].body["model"] == custom
+    # an alias routes a name Codex may send to a provider's model
+    page.fill("#a-alias", alias)
+    page.select_option("#a-provider", "second-en")
+    page.fill("#a-upstream", "second-en-model")
+    page.click("#alias-form button[type=submit]")
+    saved_ok(page, "#alias-result")
+    start = len(admin.second.requests)
+    respond(admin, alias, "by its alias")
+    assert admin.second.requests[start].body["model"] == "second-en-model"
+    # delete both (each asks first)
+    for table, name in (("#aliases-table", alias), ("#models-table", custom)):
+        page.locator(f"{table} tbody tr", has_text=name).locator("button").click()
+        page.click("dialog [data-confirm]")
+        expect(page.locator(f"{table} tbody tr", has_text=name)).to_have_count(0)
+    assert admin.second.violations == []
     assert tab.take_errors() == []

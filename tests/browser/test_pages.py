@@ -23,6 +23,14 @@ DICTIONARIES = {
 }
 
 
+API_CALLS = {
+    "dashboard": ["dashboard?range=24h", "events"],
+    "logs": ["logs?limit=50", "providers"],
+    "models": ["aliases", "providers", "providers/fake/models"],
+    "providers": ["generic-providers", "providers"],
+    "setup": ["codex/status", "setup-snippets"],
+    "settings": ["health", "storage", "toggles"],
+}
 SHOWN_COLUMNS = """() => [...document.querySelectorAll('table')].filter((table) => {
   const shown = (cells) => [...cells].filter((c) => c.offsetParent !== null && getComputedStyle(c).display !== 'none').length;
   const row = table.querySelector('tbody tr');
@@ -42,7 +50,20 @@ def _traffic(admin: Admin) -> None:
 def test_page_loads_translated_without_console_errors(tab: Tab, admin: Admin, name: str) -> None:
     if name == "dashboard":
         _traffic(admin)
-    page = open_admin(tab, admin, PAGES[name])
+    calls: list[str] = []
+
+    def seen(request: Any) -> None:
+        if "/admin/api/" in request.url:
+            calls.append(request.url.split("/admin/api/", 1)[1])
+
+    tab.page.on("request", seen)
+    try:
+        page = open_admin(tab, admin, PAGES[name])
+    finally:
+        tab.page.remove_listener("request", seen)
+    # what a page asks the API for: the dashboard one summary call (plus the live feed), never a poll
+    # per chart; the log one keyset page; nothing whose cost grows with the log
+    assert sorted(calls) == API_CALLS[name]
     words = DICTIONARIES[tab.lang]
     assert page.title() == f"{words[f'nav.{name}']} · mimo2codex"
     assert page.locator("h1").first.inner_text() != ""

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from mimo2codex.errors import InvalidRequest
 from mimo2codex.protocol.profile import ReasoningReplay, UpstreamProfile
-from mimo2codex.protocol.reasoning import seal
+from mimo2codex.protocol.reasoning import inline_think, seal
 from mimo2codex.protocol.request import ChatRequest, responses_to_chat
 from mimo2codex.protocol.tools import FREEFORM_USAGE
 from tests.fakes.strict_upstream import VendorRules, check_request
@@ -365,6 +365,21 @@ def test_inline_puts_reasoning_back_into_the_text_as_think_tags() -> None:
     assert turns[0]["content"] == "<think>\nwhy c1\n</think>\n\n"
     assert [m["content"] for m in turns[1:]] == ["", "done"]  # no reasoning, nothing invented
     assert check_request(translate(_REPLAY_REQUEST, INLINE).body, VendorRules.minimax()) == []
+
+
+def test_inline_think_keeps_content_parts_and_skips_other_roles() -> None:
+    parts = [{"type": "text", "text": "answer"}]
+    messages = [
+        {"role": "assistant", "content": parts, "reasoning_content": "why"},
+        {"role": "assistant", "content": None, "reasoning_content": "  "},
+        {"role": "user", "content": "hi", "reasoning_content": "not mine"},
+    ]
+    inline_think(messages)
+    assert messages == [
+        {"role": "assistant", "content": [{"type": "text", "text": "<think>\nwhy\n</think>\n\n"}, *parts]},
+        {"role": "assistant", "content": None},
+        {"role": "user", "content": "hi", "reasoning_content": "not mine"},
+    ]
 
 
 def test_sealed_reasoning_is_preferred_over_summary() -> None:

@@ -164,3 +164,36 @@ def test_settings_allow_list() -> None:
     for name, value in (("api_key", "x"), ("nope", 1), ("log_max_mb", "10"), ("ui_theme", "Bearer abcdefghijklmnop")):
         with pytest.raises(InvalidRequest):
             check_setting(name, value)
+
+
+def test_open_store_picks_the_backend_from_the_settings(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from mimo2codex.settings import load_settings
+    from mimo2codex.store import open_store
+    from mimo2codex.store.sqlite import SqliteStore
+
+    base = {
+        "GENERIC_BASE_URL": "http://u.invalid/v1",
+        "GENERIC_API_KEY": "sk-key-0123456789abc",
+        "GENERIC_DEFAULT_MODEL": "m",
+    }
+    assert isinstance(tmp_path, Path)
+    default = open_store(load_settings({**base, "MIMO2CODEX_DATA_DIR": str(tmp_path)}))
+    assert isinstance(default, SqliteStore)
+    assert default.path == tmp_path / "data.db"
+    assert default.policy.mode == "errors-only"
+    assert "sk-key-0123456789abc" in default.policy.secrets
+    other = open_store(load_settings({**base, "MIMO2CODEX_DATABASE_URL": f"sqlite:///{tmp_path}/other.db"}))
+    assert isinstance(other, SqliteStore)
+    assert other.path == tmp_path / "other.db"
+    settings = load_settings(
+        {**base, "MIMO2CODEX_DATABASE_URL": "postgresql://u:pw@127.0.0.1:9/db", "MIMO2CODEX_LOG_BODIES": "full"}
+    )
+    assert "pw" not in repr(settings.database_url)
+    pg = open_store(settings)
+    assert pg.backend == "postgresql"
+    assert pg.policy.mode == "full"
+    assert "pw" not in pg.state().location
+    with pytest.raises(Exception, match="postgresql://"):
+        load_settings({**base, "MIMO2CODEX_DATABASE_URL": "mysql://x"})

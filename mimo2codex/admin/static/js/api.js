@@ -86,7 +86,7 @@ export async function request(method, path, { params, body } = {}) {
   try {
     response = await fetch(apiUrl(path, params), init);
   } catch (exc) {
-    throw new ApiError(0, { message: `the gateway did not answer (${exc.message})`, type: "network_error" });
+    throw new ApiError(0, { message: t("common.network_error", { message: exc.message }), type: "network_error" });
   }
   const text = await response.text();
   let data = null;

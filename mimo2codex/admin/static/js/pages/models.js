@@ -76,9 +76,9 @@ async function addModel(event) {
   }
   try {
     await post(`providers/${encodeURIComponent($("#m-provider").value)}/models`, body);
-    notify($("#model-result"), t("models.added", { name: body.upstream_id }));
     form.reset();
     await loadModels();
+    notify($("#model-result"), t("models.added", { name: body.upstream_id }));
   } catch (exc) {
     showFieldError(form, exc instanceof ApiError ? exc : { message: exc.message }, $("#model-result"));
   }
@@ -97,10 +97,10 @@ async function addAlias(event) {
   }
   try {
     await post("aliases", body);
-    notify($("#alias-result"), t("models.alias_added", { name: body.alias }));
     form.reset();
     form.elements.provider_id.value = $("#m-provider").value;
     await loadAliases();
+    notify($("#alias-result"), t("models.alias_added", { name: body.alias }));
   } catch (exc) {
     showFieldError(form, exc instanceof ApiError ? exc : { message: exc.message }, $("#alias-result"));
   }

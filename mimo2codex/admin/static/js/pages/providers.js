@@ -4,7 +4,7 @@
 import { ApiError, get, post, put } from "../api.js";
 import { $, fillTable, h } from "../dom.js";
 import { t } from "../i18n.js";
-import { clearFieldErrors, fillSelect, notify, showFieldError, statusBadge } from "../widgets.js";
+import { clearFieldErrors, fillSelect, notify, showFieldError } from "../widgets.js";
 
 let presets = [];
 let fileState = null;
@@ -34,10 +34,10 @@ async function loadProviders() {
     $("#providers-table"),
     [
       { label: t("providers.id"), className: "nowrap", render: (p) => h("code", null, p.id) },
-      { label: t("providers.display_name"), render: (p) => [p.display_name, p.default ? h("span", { class: "badge ok" }, t("providers.default")) : null] },
+      { label: t("providers.display_name"), render: (p) => [p.display_name, p.default ? [" ", h("span", { class: "badge ok" }, t("providers.default"))] : null] },
       { label: t("providers.base_url"), className: "clip", render: (p) => p.base_url },
       { label: t("providers.default_model"), className: "clip", render: (p) => p.default_model || "—" },
-      { label: t("providers.key"), render: (p) => (p.api_key_present ? statusBadge("ok") : h("span", { class: "badge warn" }, t("providers.no_key"))) },
+      { label: t("providers.key"), render: (p) => (p.api_key_present ? h("span", { class: "badge ok" }, t("providers.has_key")) : h("span", { class: "badge warn" }, t("providers.no_key"))) },
       { label: t("providers.source"), className: "nowrap", render: (p) => (p.builtin ? t("providers.builtin") : sourceLabel(p.source)) },
       { label: t("providers.models_n"), num: true, render: (p) => (p.open_catalog ? t("providers.open_catalog") : String(p.model_count)) },
       {
@@ -207,8 +207,8 @@ async function submitEntry(event) {
   }
   try {
     const saved = await put("generic-providers", { raw: `${JSON.stringify(doc, null, 2)}\n` });
+    await Promise.all([loadProviders(), loadFile()]); // the notice appears once the table shows it
     notify(result, savedMessage(saved));
-    await Promise.all([loadProviders(), loadFile()]);
     document.body.dataset.saved = String(Date.now());
   } catch (exc) {
     if (exc instanceof ApiError) {
@@ -245,8 +245,8 @@ async function submitRaw(event) {
   }
   try {
     const saved = await put("generic-providers", { raw: text });
-    notify(result, savedMessage(saved));
     await Promise.all([loadProviders(), loadFile()]);
+    notify(result, savedMessage(saved));
     document.body.dataset.saved = String(Date.now());
   } catch (exc) {
     // the server names the file, the provider and the field in its message

@@ -70,14 +70,19 @@ async function loadToggles() {
 async function change(name, value) {
   const form = $("#toggles-form");
   clearFieldErrors(form);
+  // the switches are drawn again from the answer: keep the keyboard focus where it was
+  const focused = document.activeElement?.id;
+  const refocus = () => focused && document.getElementById(focused)?.focus();
   try {
     const result = value === null ? await del(`toggles/${name}`) : await put(`toggles/${name}`, { value });
-    notify($("#toggles-result"), t("settings.applied", { name: label(name), value: String(result.toggle.value) }));
     await loadToggles();
+    refocus();
+    notify($("#toggles-result"), t("settings.applied", { name: label(name), value: String(result.toggle.value) }));
     document.body.dataset.toggled = `${name}:${Date.now()}`;
   } catch (exc) {
     const error = exc instanceof ApiError ? { ...exc, message: exc.message, param: name } : { message: exc.message, param: name };
     await loadToggles();
+    refocus();
     showFieldError(form, error, $("#toggles-result"));
   }
 }
