@@ -65,8 +65,8 @@ async def compact(
 ) -> None:
     """Shorten ``body["messages"]`` in place when the request would overflow the model's window.
 
-    A failed summary leaves the request as it was: the upstream's own
-    "too long" error then reaches the user, who can still run ``/compact``.
+    A failed summary leaves the request as it was: the upstream's own "too long" error then reaches
+    the user, who can still run ``/compact``.
     """
     info = route.provider.model_info(route.upstream_model)
     window = info.context_window if info is not None else None

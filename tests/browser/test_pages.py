@@ -26,7 +26,7 @@ DICTIONARIES = {
 API_CALLS = {
     "dashboard": ["dashboard?range=24h", "events"],
     "logs": ["logs?limit=50", "providers"],
-    "models": ["aliases", "providers", "providers/fake/models"],
+    "models": ["aliases", "mappings", "providers", "providers/fake/models"],
     "providers": ["generic-providers", "providers"],
     "setup": ["codex/status", "setup-snippets"],
     "settings": ["health", "storage", "toggles"],

@@ -304,8 +304,30 @@ class FakeOpenAIImages(FakeService):
 
 
 class FakePollinations(FakeService):
+    """Both routes: the keyless ``/prompt/<p>`` and the keyed gateway's ``/image/<p>`` (Bearer key)."""
+
+    def __init__(self, api_key: str = "pk_fake") -> None:
+        super().__init__()
+        self.api_key = api_key
+
     def routes(self, app: web.Application) -> None:
         app.router.add_get("/prompt/{prompt:.+}", self._image)
+        app.router.add_get("/image/{prompt:.+}", self._keyed_image)
+
+    async def _keyed_image(self, request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") != f"Bearer {self.api_key}":
+            return _json(
+                401,
+                {
+                    "status": 401,
+                    "success": False,
+                    "error": {
+                        "code": "UNAUTHORIZED",
+                        "message": "Authentication required. Please provide an API key via Authorization header (Bearer token).",
+                    },
+                },
+            )
+        return await self._image(request)
 
     async def _image(self, request: web.Request) -> web.Response:
         for name in ("width", "height", "seed"):

@@ -418,3 +418,17 @@ def test_bad_usage_exits_2(cli: Cli, tmp_path: Path) -> None:
     missing = cli("image", "--prompt", "x", "--out", out, "--reference", str(tmp_path / "nope.png"))
     assert missing.code == 2
     assert "nope.png: no such file" in missing.err
+
+
+def test_pollinations_with_a_key_uses_the_keyed_gateway(
+    cli: Cli, pollinations: FakePollinations, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POLLINATIONS_TOKEN", pollinations.api_key)
+    result = cli("image", "--engine", "pollinations", "--prompt", "a fox", "--out", str(tmp_path / "a.png"))
+    assert result.code == 0, result.explain()
+    assert pollinations.requests[-1].path == "/image/a fox"
+    assert pollinations.requests[-1].headers["authorization"] == f"Bearer {pollinations.api_key}"
+    monkeypatch.setenv("POLLINATIONS_TOKEN", "pk_wrong")
+    denied = cli("image", "--engine", "pollinations", "--prompt", "a fox", "--out", str(tmp_path / "a.png"))
+    assert denied.code == 1
+    assert "HTTP 401: Authentication required" in denied.err

@@ -127,3 +127,18 @@ def test_missing_key_for_a_chosen_engine(cli: Cli, tmp_path: Path) -> None:
 
 def test_spritesheet_path_default() -> None:
     assert spritesheet_path({}) == "spritesheet.webp"
+
+
+def test_without_pillow_the_hint_names_the_extra(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    import mimo2codex.skills
+
+    monkeypatch.delitem(sys.modules, "mimo2codex.skills.petdraw", raising=False)
+    monkeypatch.delattr(mimo2codex.skills, "petdraw", raising=False)
+    for name in [n for n in sys.modules if n == "PIL" or n.startswith("PIL.")] + ["PIL"]:
+        monkeypatch.setitem(sys.modules, name, None)  # what an install without the [pets] extra looks like
+    result = cli("pet", "--description", "x", "--codex-home", str(tmp_path), "--json")
+    assert result.code == 2
+    assert result.json["error"]["message"] == "the pet command draws with Pillow: pip install 'mimo2codex[pets]'"
+    assert not (tmp_path / "pets").exists()

@@ -72,7 +72,7 @@ def error_message(answer: HttpResponse) -> str:
     if isinstance(payload, dict):
         error = payload.get("error")
         if isinstance(error, dict) and error.get("message"):
-            return str(error["message"])  # OpenAI
+            return str(error["message"])  # OpenAI, the Pollinations gateway
         detail = payload.get("detail")
         if isinstance(detail, str) and detail:
             return detail  # Replicate, FastAPI

@@ -1,8 +1,10 @@
 """Pollinations: ``GET https://image.pollinations.ai/prompt/<prompt>?width&height&seed&model&nologo``.
 
-No key needed (``POLLINATIONS_TOKEN`` is sent when set). The answer is the image itself, usually a
-JPEG whatever was asked, which is why the command names files after the bytes. One request per
-image; with ``--n`` above 1 each gets its own seed (the service caches by URL).
+No key needed. With a key (``POLLINATIONS_TOKEN``, from enter.pollinations.ai) the request goes to
+the keyed gateway instead, ``GET https://gen.pollinations.ai/image/<prompt>`` with a Bearer header.
+The answer is the image itself, usually a JPEG whatever was asked, which is why the command names
+files after the bytes. One request per image; with ``--n`` above 1 each gets its own seed (the
+service caches by URL).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ NAME = "pollinations"
 URL_ENV = "MIMO2CODEX_POLLINATIONS_URL"
 TOKEN_ENV = "POLLINATIONS_TOKEN"
 DEFAULT_URL = "https://image.pollinations.ai"
+KEYED_URL = "https://gen.pollinations.ai"
 DEFAULT_MODEL = "flux"
 DEFAULT_SIZE = (1024, 1024)
 
@@ -55,7 +58,8 @@ class PollinationsEngine:
             query = {"width": width, "height": height, "model": self.model_for(job), "nologo": "true"}
             if seed is not None:
                 query["seed"] = seed
-            url = f"{self.base_url}/prompt/{urllib.parse.quote(job.prompt, safe='')}?{urllib.parse.urlencode(query)}"
+            path = "image" if self.token else "prompt"  # the keyed gateway's route / the keyless one's
+            url = f"{self.base_url}/{path}/{urllib.parse.quote(job.prompt, safe='')}?{urllib.parse.urlencode(query)}"
             answer = self.http.send("GET", url, headers=headers)
             if not answer.ok:
                 raise ServiceError(f"pollinations answered HTTP {answer.status}: {error_message(answer)}")
@@ -66,4 +70,5 @@ class PollinationsEngine:
 
 
 def build(env: Mapping[str, str], http: HttpClient, options: EngineOptions) -> PollinationsEngine:
-    return PollinationsEngine(http, env_value(env, URL_ENV) or DEFAULT_URL, env_value(env, TOKEN_ENV))
+    token = env_value(env, TOKEN_ENV)
+    return PollinationsEngine(http, env_value(env, URL_ENV) or (KEYED_URL if token else DEFAULT_URL), token)

@@ -126,6 +126,10 @@ async function load() {
     try {
       const data = await get("dashboard", { range });
       $("#dash-error").textContent = "";
+      // a log that drops rows makes every figure here too low: say so
+      const store = data.store;
+      $("#store-warning").textContent =
+        store && store.status !== "ok" ? t("dashboard.store_warning", { status: store.status, dropped: fmt.num(store.dropped), problem: store.problem || "" }) : "";
       renderCards(data);
       renderCharts(data);
       renderTables(data);

@@ -55,6 +55,24 @@ async function loadAliases() {
   );
 }
 
+async function loadMappings() {
+  const data = await get("mappings");
+  fillTable(
+    $("#mappings-table"),
+    [
+      { label: t("models.client_model"), render: (m) => h("code", null, m.client_model || "—") },
+      { label: t("col.provider"), render: (m) => m.provider_id },
+      {
+        label: t("models.upstream_id"),
+        render: (m) => [h("code", null, m.upstream_model), m.rewritten ? [" ", h("span", { class: "badge warn" }, t("models.rewritten"))] : null],
+      },
+      { label: t("col.requests"), num: true, render: (m) => fmt.num(m.count) },
+    ],
+    data.mappings || [],
+    t("dashboard.no_data"),
+  );
+}
+
 async function addModel(event) {
   event.preventDefault();
   const form = event.target;
@@ -147,7 +165,7 @@ export async function init() {
       }
     }
   });
-  const results = await Promise.allSettled([loadModels(), loadAliases()]);
+  const results = await Promise.allSettled([loadModels(), loadAliases(), loadMappings()]);
   const failed = results.filter((r) => r.status === "rejected").map((r) => r.reason.message);
   if (failed.length) {
     $("#models-error").textContent = failed.join(" · ");
