@@ -167,3 +167,28 @@ def test_every_preset_cites_its_sources_and_is_documented() -> None:
             assert f"`{preset.name}`" in page, f"{path.name} lacks {preset.name}"
             for source in preset.sources:
                 assert source.split(" ")[0] in page, f"{path.name} does not cite {source}"
+
+
+def test_local_servers_need_no_key_variable(tmp_path: Path) -> None:
+    """Ollama, LM Studio and vLLM answer without a key: their providers work with none set, and a
+    key that is set (vLLM started with --api-key) is sent instead of the placeholder."""
+    entries = [
+        {"id": "local", "preset": "ollama"},
+        {"id": "studio", "baseUrl": "http://localhost:1234/v1", "envKey": "STUDIO_KEY", "defaultModel": "m"},
+        {"id": "served", "preset": "vllm"},
+    ]
+    path = tmp_path / "providers.json"
+    path.write_text(json.dumps({"providers": entries}), encoding="utf-8")
+    settings = load_settings(
+        {"MIMO2CODEX_PROVIDERS_FILE": str(path), "VLLM_API_KEY": "real-vllm-key"},
+        {"default_provider": "local"},
+    )
+    by_id = {p.id: p for p in settings.providers}
+    assert by_id["local"].api_key is not None
+    assert by_id["local"].api_key.reveal() == "ollama"
+    assert by_id["local"].key_source == "none needed (local server)"
+    assert by_id["studio"].api_key is not None
+    assert by_id["studio"].api_key.reveal() == "lmstudio"
+    assert by_id["served"].api_key is not None
+    assert by_id["served"].api_key.reveal() == "real-vllm-key"
+    assert by_id["mimo"].api_key is None  # vendors in the cloud still need their key

@@ -316,7 +316,12 @@ def parse_provider(raw: Any, index: int, file: str, ctx: ProviderContext) -> Pro
         id=provider_id,
         display_name=entry.text(raw, "displayName", "displayName")
         or (preset.display_name if named and preset else provider_id),
-        endpoint=Endpoint(key_envs=(env_key,), base_url_env=base_url_env(env_key), default_base_url=base_url),
+        endpoint=Endpoint(
+            key_envs=(env_key,),
+            base_url_env=base_url_env(env_key),
+            default_base_url=base_url,
+            keyless=preset.keyless if preset else None,
+        ),
         default_model=default_model,
         wire_api=wire_api,
         models=models,

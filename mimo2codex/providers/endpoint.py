@@ -34,6 +34,9 @@ class Endpoint:
     default_base_url: str
     #: (key prefix, base URL): hosts that only accept keys of that prefix
     key_hosts: tuple[tuple[str, str], ...] = ()
+    #: the key sent when no variable is set, for servers that need none (Ollama, LM Studio, a vLLM
+    #: without --api-key); None: a key is required and the provider is unusable without one
+    keyless: str | None = None
 
     def host_for_key(self, key: str) -> tuple[str, str] | None:
         """The (prefix, base URL) entry the key's prefix selects, if any."""
@@ -76,6 +79,10 @@ def resolve_endpoint(
             if value:
                 key, key_source = value, name
                 break
+
+    if not key and endpoint.keyless is not None:
+        # Local servers ignore the Authorization header; a provider needs a key to be routed to.
+        key, key_source = endpoint.keyless, "none needed (local server)"
 
     # Blank values mean "not set" (desktop launchers write MIMO_BASE_URL= for an empty field).
     explicit = (base_url or "").strip()

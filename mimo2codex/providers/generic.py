@@ -190,7 +190,12 @@ def from_env(ctx: ProviderContext) -> list[Provider]:
             ctx,
             id=GENERIC_ID,
             display_name=env.get("GENERIC_DISPLAY_NAME", "").strip() or "Generic OpenAI-compatible",
-            endpoint=Endpoint(key_envs=("GENERIC_API_KEY",), base_url_env=None, default_base_url=base_url),
+            endpoint=Endpoint(
+                key_envs=("GENERIC_API_KEY",),
+                base_url_env=None,
+                default_base_url=base_url,
+                keyless=preset.keyless if preset else None,
+            ),
             default_model=default_model,
             wire_api=WireApi(wire),
             models=preset.models if preset else (),

@@ -17,6 +17,7 @@ PRESET = Preset(
     default_model="qwen/qwen3-8b",
     think_tags=True,
     error_hints=(ErrorHint("context length of only", "Reload the model in LM Studio with a larger context length."),),
+    keyless="lmstudio",
     sources=(
         "https://github.com/lmstudio-ai/lmstudio-bug-tracker/issues/546 (overflow message)",
         "https://github.com/lmstudio-ai/lmstudio-bug-tracker/issues/2322 (answered with HTTP 200)",

@@ -14,6 +14,7 @@ PRESET = Preset(
     env_key="OLLAMA_API_KEY",
     default_model="qwen3:8b",
     think_tags=True,
+    keyless="ollama",
     sources=(
         "https://ollama.com/blog/thinking (thinking models, separated thinking)",
         "https://github.com/ollama/ollama/issues/3839 (silent truncation)",

@@ -41,6 +41,9 @@ class Preset:
     extra_body: dict[str, Any] = field(default_factory=dict)
     thinking: ThinkingSwitch | None = None
     error_hints: tuple[ErrorHint, ...] = ()
+    #: a local server that needs no key: without the key variable the provider still works (it
+    #: sends this placeholder); with it set, the real key is sent (vLLM started with --api-key)
+    keyless: str | None = None
 
     def matches(self, base_url: str) -> bool:
         """True when ``base_url`` is on one of this vendor's hosts (and port, for local servers)."""

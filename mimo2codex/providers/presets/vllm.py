@@ -19,6 +19,7 @@ PRESET = Preset(
     error_hints=(
         ErrorHint("maximum context length", "vLLM's window is its --max-model-len: start it with a larger one."),
     ),
+    keyless="vllm",
     sources=(
         "https://github.com/llm-d/llm-d-inference-sim/issues/82 (vLLM's overflow payload)",
         "https://github.com/vllm-project/vllm-ascend/issues/11557 (current wording)",
