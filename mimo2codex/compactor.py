@@ -81,9 +81,9 @@ async def compact(
     cached = summary is not None
     if summary is None:
         try:
-            summary = await _summarise(
-                gateway, route, profile, summary_request(plan, model, max_tokens_field=profile.max_tokens_field), record
-            )
+            earlier = cache.get(model, plan.base_key) if plan.base_key is not None else None
+            request = summary_request(plan, model, max_tokens_field=profile.max_tokens_field, earlier=earlier)
+            summary = await _summarise(gateway, route, profile, request, record)
         except GatewayError as exc:
             log.warning("[%s] auto-compaction failed, sending the request as it is: %s", record.request_id, exc.message)
             record.notes["compacted"] = {"failed": exc.message, "window": window, "estimated_tokens": plan.estimate}
@@ -98,6 +98,7 @@ async def compact(
         "summarised_messages": len(plan.prefix),
         "kept_messages": len(plan.tail),
         "cached_summary": cached,
+        "extended_summary": not cached and plan.base_key is not None,
     }
     log.info(
         "[%s] auto-compaction: summarised %d messages (~%d tokens, window %d)%s",

@@ -63,6 +63,11 @@ class CompactionPlan:
     budget: int
     #: the summary's share of the budget (max tokens of the summary request)
     summary_tokens: int
+    #: a shorter prefix whose summary is cached: the new summary extends it instead of re-reading
+    #: those messages (None: summarise ``prefix`` from the start)
+    base_key: str | None = None
+    #: how many messages of ``prefix`` that cached summary covers
+    base_length: int = 0
 
 
 def estimate_tokens(body: dict[str, Any]) -> int:
@@ -118,14 +123,25 @@ def plan_compaction(
         roomy = [cut for cut in fitting if kept[cut] <= budget * TARGET_SHARE]
         chosen = roomy[0] if roomy else fitting[0]
     prefix = messages[start:chosen]
+    key = prefix_key(prefix)
+    base_key, base_length = None, 0
+    if key not in cached:
+        # The latest earlier cut with a cached summary: the session's previous compaction.
+        for cut in reversed([c for c in cuts if c < chosen]):
+            earlier = prefix_key(messages[start:cut])
+            if earlier in cached:
+                base_key, base_length = earlier, cut - start
+                break
     return CompactionPlan(
         head=head,
         prefix=prefix,
         tail=messages[chosen:],
-        key=prefix_key(prefix),
+        key=key,
         estimate=estimate,
         budget=budget,
         summary_tokens=summary_tokens,
+        base_key=base_key,
+        base_length=base_length,
     )
 
 
@@ -134,14 +150,22 @@ def prefix_key(prefix: list[Any]) -> str:
     return hashlib.sha256(orjson.dumps(prefix, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-def summary_request(plan: CompactionPlan, model: str, *, max_tokens_field: str) -> dict[str, Any]:
+def summary_request(
+    plan: CompactionPlan, model: str, *, max_tokens_field: str, earlier: str | None = None
+) -> dict[str, Any]:
     """The chat request asking ``model`` for the summary of ``plan.prefix`` (images left out).
 
-    The transcript is clipped to what the budget leaves, keeping its start and its more recent end.
+    ``earlier`` is the cached summary of the first ``plan.base_length`` messages: it stands in for
+    them. The transcript is clipped to what the budget leaves, keeping its start and recent end.
     """
     instructions = {"role": "system", "content": SUMMARY_INSTRUCTIONS}
     room = plan.budget - plan.summary_tokens - _message_tokens(instructions) - 2 * MESSAGE_TOKENS
-    transcript = render_transcript(plan.prefix)
+    if earlier is not None:
+        transcript = f"[summary of the conversation before]\n{earlier}\n\n" + render_transcript(
+            plan.prefix[plan.base_length :]
+        )
+    else:
+        transcript = render_transcript(plan.prefix)
     limit = max(0, room) * BYTES_PER_TOKEN
     escaped = len(orjson.dumps(transcript))  # what the estimate counts: JSON escapes included
     if escaped > limit:
