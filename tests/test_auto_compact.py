@@ -111,6 +111,16 @@ def test_a_session_past_the_window_completes_and_reuses_its_summary(
     records = gateway.wait_for_records(compacted_at + 2)
     compacted = [r.notes["compacted"] for r in records if "compacted" in r.notes]
     assert [c["cached_summary"] for c in compacted] == [False, True]
+    # Much later the kept turns outgrow the window again: the new summary builds on the first one.
+    for n in range(compacted_at + 2, compacted_at + 14):
+        history.append(note(n))
+        turn(gateway, history)
+        if len([b for b in upstream.bodies if is_summary_request(b)]) == 2:
+            break
+    second = [b for b in upstream.bodies if is_summary_request(b)][1]
+    assert second["messages"][1]["content"].startswith(f"[summary of the conversation before]\n{SUMMARY}")
+    assert "note 0:" not in second["messages"][1]["content"]
+    assert upstream.violations == []
     assert all(c["estimated_tokens_after"] <= c["budget"] < c["estimated_tokens_before"] for c in compacted)
     last = upstream.bodies[-1]
     assert SUMMARY in last["messages"][0]["content"]

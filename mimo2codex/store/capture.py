@@ -67,6 +67,8 @@ def replace_images(text: str) -> str:
 
 def cap(text: str, max_bytes: int) -> str:
     """``text`` cut to ``max_bytes`` of UTF-8, with a marker saying how much there was."""
+    if len(text) * 4 <= max_bytes:  # cannot be over (4 bytes a character at most): skip the encoding
+        return text
     encoded = text.encode("utf-8", "replace")
     if len(encoded) <= max_bytes:
         return text

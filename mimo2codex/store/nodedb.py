@@ -15,7 +15,9 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -143,15 +145,15 @@ def _import_logs(conn: sqlite3.Connection) -> None:
         "duration_bucket = m2c_bucket(duration_ms), stream = COALESCE(stream, 0), "
         'notes = \'{"imported_from":"node"}\' WHERE outcome IS NULL'
     )
-    from mimo2codex.store.sqlite import EDGE_SQL  # the same grouping the stats edges use
+    from mimo2codex.store.sqlite import edge_rollups  # the same grouping the stats edges use
 
-    totals: dict[rollup.RollupKey, rollup.Rollup] = {}
-    cursor = conn.execute(EDGE_SQL, (-(1 << 62), 1 << 62))
-    names = [d[0] for d in cursor.description]
-    for values in cursor:
-        key, delta = rollup.edge_rollup(dict(zip(names, values, strict=True)))
-        found = totals.get(key)
-        totals[key] = delta if found is None else found.merge(delta)
+    def query(sql: str, params: Sequence[Any]) -> Iterator[dict[str, Any]]:
+        cursor = conn.execute(sql, params)
+        names = [d[0] for d in cursor.description]
+        for values in cursor:
+            yield dict(zip(names, values, strict=True))
+
+    totals = edge_rollups(query, -(1 << 62), 1 << 62)
     for key, total in totals.items():
         columns = total.to_columns()
         names_out = (*rollup.COUNTERS, "errors_by_code", "latency_hist", "ttft_hist")

@@ -18,6 +18,18 @@ import orjson
 from mimo2codex.store import histogram
 
 HOUR_MS = 3_600_000
+#: counters an edge's counter query sums directly (its own ``n`` and ``cancelled`` aside)
+_EDGE_SUMS = (
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "cached_tokens",
+    "reasoning_tokens",
+    "duration_sum",
+    "ttft_sum",
+    "bytes_in",
+    "bytes_out",
+)
 DAY_MS = 24 * HOUR_MS
 
 RollupKey = tuple[int, str, str, str]
@@ -224,8 +236,57 @@ def edge_rollup(columns: Mapping[str, Any]) -> tuple[RollupKey, Rollup]:
     return key, rollup
 
 
+def edge_key(columns: Mapping[str, Any]) -> RollupKey:
+    return (
+        int(columns["hour"]),
+        str(columns.get("provider_id") or ""),
+        str(columns.get("client_model") or ""),
+        str(columns.get("upstream_model") or ""),
+    )
+
+
+def add_edge_counts(into: dict[RollupKey, Rollup], columns: Mapping[str, Any]) -> None:
+    """Add one group of an edge's counter query: ``n`` rows of a key sharing ``error_label`` (the
+    error code, ``http_<status>`` for an error status without one, None for a success), with
+    ``cancelled`` among them and the sums of the counters."""
+    found = into.get(key := edge_key(columns))
+    rollup = found if found is not None else into.setdefault(key, Rollup())
+    n = int(columns["n"])
+    rollup.requests += n
+    rollup.cancelled += int(columns.get("cancelled") or 0)
+    for name in _EDGE_SUMS:
+        setattr(rollup, name, getattr(rollup, name) + int(columns.get(name) or 0))
+    label = columns.get("error_label")
+    if label:
+        rollup.errors += n
+        rollup.errors_by_code[str(label)] = rollup.errors_by_code.get(str(label), 0) + n
+
+
+def add_edge_histogram(into: dict[RollupKey, Rollup], columns: Mapping[str, Any], which: str) -> None:
+    """Add one group of an edge's histogram query: ``n`` rows of a key in ``bucket``; ``which`` is
+    ``latency`` or ``ttft``."""
+    found = into.get(key := edge_key(columns))
+    rollup = found if found is not None else into.setdefault(key, Rollup())
+    target: histogram.Histogram = rollup.latency if which == "latency" else rollup.ttft
+    bucket = int(columns["bucket"])
+    target[bucket] = target.get(bucket, 0) + int(columns["n"])
+
+
+def combine(parts: Iterable[tuple[RollupKey, Rollup]]) -> dict[RollupKey, Rollup]:
+    """Parts with the same key merged (a window's whole hours and its edges)."""
+    merged: dict[RollupKey, Rollup] = {}
+    for key, part in parts:
+        found = merged.get(key)
+        if found is None:
+            merged[key] = Rollup().merge(part)
+        else:
+            found.merge(part)
+    return merged
+
+
 def report(parts: Iterable[tuple[RollupKey, Rollup]], since_ms: int, until_ms: int) -> dict[str, Any]:
     """The stats document: totals and the same per provider / client model / upstream model."""
+    parts = list(combine(parts).items())
     totals = Rollup()
     by: dict[str, dict[str, Rollup]] = {"provider_id": {}, "client_model": {}, "upstream_model": {}}
     # per route (provider, client model, upstream model): the admin's mappings and per-model table

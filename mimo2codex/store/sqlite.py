@@ -54,17 +54,41 @@ _SELECT_ROLLUP = (
     f"SELECT {', '.join(_ROLLUP_COLUMNS)} FROM log_rollups_hourly "
     "WHERE hour = ? AND provider_id = ? AND client_model = ? AND upstream_model = ?"
 )
-#: a partial edge hour of a stats window, grouped so that each group adds up exactly (rollup.edge_rollup)
-EDGE_SQL = """
-SELECT ts - ts % 3600000 AS hour, provider_id, client_model, upstream_model, error_code, status_code,
-       (status_code >= 400 OR error_code IS NOT NULL) AS is_error, outcome, duration_bucket, ttft_bucket,
-       COUNT(*) AS n, SUM(prompt_tokens) AS prompt_tokens, SUM(completion_tokens) AS completion_tokens,
-       SUM(total_tokens) AS total_tokens, SUM(cached_tokens) AS cached_tokens,
-       SUM(reasoning_tokens) AS reasoning_tokens, SUM(duration_ms) AS duration_sum, SUM(ttft_ms) AS ttft_sum,
-       SUM(bytes_in) AS bytes_in, SUM(bytes_out) AS bytes_out
-FROM chat_logs WHERE ts >= ? AND ts < ?
-GROUP BY 1, 2, 3, 4, 5, 6, 8, 9, 10
+#: a partial edge hour of a stats window, read from the log in three small groupings (so the
+#: groups stay few: keys x error labels, keys x latency buckets, keys x TTFT buckets)
+_EDGE_KEY = "ts - ts % 3600000 AS hour, provider_id, client_model, upstream_model"
+EDGE_COUNTS_SQL = f"""
+SELECT {_EDGE_KEY},
+       COALESCE(error_code, CASE WHEN status_code >= 400 THEN 'http_' || status_code END) AS error_label,
+       COUNT(*) AS n, SUM(outcome = 'cancelled') AS cancelled, SUM(prompt_tokens) AS prompt_tokens,
+       SUM(completion_tokens) AS completion_tokens, SUM(total_tokens) AS total_tokens,
+       SUM(cached_tokens) AS cached_tokens, SUM(reasoning_tokens) AS reasoning_tokens,
+       SUM(duration_ms) AS duration_sum, SUM(ttft_ms) AS ttft_sum, SUM(bytes_in) AS bytes_in,
+       SUM(bytes_out) AS bytes_out
+FROM chat_logs WHERE ts >= ? AND ts < ? GROUP BY 1, 2, 3, 4, 5
 """
+EDGE_LATENCY_SQL = f"""
+SELECT {_EDGE_KEY}, duration_bucket AS bucket, COUNT(*) AS n
+FROM chat_logs WHERE ts >= ? AND ts < ? GROUP BY 1, 2, 3, 4, 5
+"""
+EDGE_TTFT_SQL = f"""
+SELECT {_EDGE_KEY}, ttft_bucket AS bucket, COUNT(*) AS n
+FROM chat_logs WHERE ts >= ? AND ts < ? AND ttft_bucket IS NOT NULL GROUP BY 1, 2, 3, 4, 5
+"""
+
+
+def edge_rollups(
+    query: Callable[[str, Sequence[Any]], Iterator[dict[str, Any]]], start: int, end: int
+) -> dict[rollup.RollupKey, rollup.Rollup]:
+    """The rollups of the raw rows with ``start <= ts < end``, per key (also the Node import's fold)."""
+    found: dict[rollup.RollupKey, rollup.Rollup] = {}
+    for columns in query(EDGE_COUNTS_SQL, (start, end)):
+        rollup.add_edge_counts(found, columns)
+    for columns in query(EDGE_LATENCY_SQL, (start, end)):
+        rollup.add_edge_histogram(found, columns, "latency")
+    for columns in query(EDGE_TTFT_SQL, (start, end)):
+        rollup.add_edge_histogram(found, columns, "ttft")
+    return found
 
 
 def describe_error(exc: BaseException) -> str:
@@ -400,7 +424,7 @@ class SqliteStore(RecordTables, Store):
                 key = (int(row["hour"]), row["provider_id"], row["client_model"], row["upstream_model"])
                 found.append((key, rollup.Rollup.from_columns(row)))
         for start, end in parts.edges:
-            found += [rollup.edge_rollup(row) for row in self._rows(EDGE_SQL, (start, end))]
+            found += list(edge_rollups(self._rows, start, end).items())
         return found
 
     def stats(self, since_ms: int, until_ms: int) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from starlette.testclient import TestClient
 from mimo2codex.request_log import RequestRecord
 from mimo2codex.server import create_app
 from mimo2codex.settings import load_settings
+from mimo2codex.store.base import Store
 from tests.fakes.transport import FakeReply, ScriptedTransport
 
 ORIGIN = "http://127.0.0.1:8788"
@@ -43,6 +44,7 @@ class Admin:
         providers: Any = None,
         *,
         existing_data_dir: bool = False,
+        store: Store | None = None,
     ) -> None:
         self.data_dir = tmp / "data"
         self.data_dir.mkdir(exist_ok=existing_data_dir)
@@ -61,7 +63,9 @@ class Admin:
         self.settings = load_settings(self.env)
         self.transport = ScriptedTransport()
         self.records: list[RequestRecord] = []
-        self.app = create_app(self.settings, transport=self.transport, record_hooks=[self.records.append], env=self.env)
+        self.app = create_app(
+            self.settings, transport=self.transport, store=store, record_hooks=[self.records.append], env=self.env
+        )
         self.client = TestClient(self.app, base_url=ORIGIN, raise_server_exceptions=False)
 
     def api(self, method: str, path: str, **kwargs: Any) -> Any:

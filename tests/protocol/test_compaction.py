@@ -138,3 +138,22 @@ def test_summary_text_drops_think_blocks() -> None:
     assert summary_text(completion) == "The summary."
     assert summary_text({"choices": [{"message": {"content": "<think>only</think>"}}]}) is None
     assert summary_text({"error": {}}) is None
+
+
+def test_a_later_compaction_extends_the_cached_summary() -> None:
+    body = session(12)
+    first = plan_compaction(body, 2_000, max_tokens_field="max_tokens")
+    assert first is not None
+    # Many turns later the old cut no longer fits: a later cut, built on the first summary.
+    for n in range(12, 30):
+        body["messages"] += turn(n)
+    later = plan_compaction(body, 2_000, max_tokens_field="max_tokens", cached={first.key})
+    assert later is not None
+    assert later.key != first.key
+    assert later.base_key == first.key
+    assert later.prefix[: later.base_length] == first.prefix
+    request = summary_request(later, "m", max_tokens_field="max_tokens", earlier="THE FIRST SUMMARY")
+    transcript = request["messages"][1]["content"]
+    assert transcript.startswith("[summary of the conversation before]\nTHE FIRST SUMMARY")
+    assert "question 0" not in transcript  # covered by the earlier summary, not read again
+    assert f"question {len(first.prefix) // 4}" in transcript

@@ -208,3 +208,28 @@ def test_a_full_queue_drops_and_counts_without_blocking(tmp_path: Path) -> None:
     finally:
         gate.set()
         store.close()
+
+
+def test_stored_responses_never_wait_for_a_locked_database(tmp_path: Path) -> None:
+    from mimo2codex.store.base import StoredResponse
+
+    store = SqliteStore(tmp_path / "data.db")
+    store.open()
+    blocker = sqlite3.connect(store.path, isolation_level=None, timeout=0)
+    try:
+        blocker.execute("BEGIN EXCLUSIVE")
+        started = time.monotonic()
+        store.put_response(StoredResponse("resp_locked", {"id": "resp_locked"}, [{"role": "user"}]))
+        found = store.get_response("resp_locked")
+        assert time.monotonic() - started < 0.5
+        assert found is not None
+        assert found.input_items == [{"role": "user"}]
+        blocker.execute("ROLLBACK")
+        assert store.flush(10)
+        with sqlite3.connect(store.path) as reader:
+            assert reader.execute("SELECT id FROM stored_responses").fetchall() == [("resp_locked",)]
+        assert store.delete_response("resp_locked")
+        assert store.get_response("resp_locked") is None
+    finally:
+        blocker.close()
+        store.close()

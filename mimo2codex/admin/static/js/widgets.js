@@ -56,6 +56,12 @@ export function clearFieldErrors(form) {
   }
 }
 
+/** Empty a result notice when its form is sent again: an old message must never pass for the new answer. */
+export function clearNotice(el) {
+  el.className = "notice";
+  el.textContent = "";
+}
+
 export function notify(el, message, ok = true) {
   el.className = `notice ${ok ? "ok" : "bad"}`;
   el.setAttribute("role", ok ? "status" : "alert");

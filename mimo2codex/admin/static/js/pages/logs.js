@@ -5,7 +5,7 @@ import { $, clear, fillTable, h } from "../dom.js";
 import * as fmt from "../format.js";
 import { t } from "../i18n.js";
 import { pretty, renderBody } from "../render.js";
-import { clearFieldErrors, confirmDialog, fillSelect, metaList, notify, showFieldError, statusBadge } from "../widgets.js";
+import { clearFieldErrors, clearNotice, confirmDialog, fillSelect, metaList, notify, showFieldError, statusBadge } from "../widgets.js";
 
 const PAGE_SIZE = 50;
 const FILTERS = ["provider", "model", "status", "error_code", "endpoint", "stream", "from", "to"];
@@ -188,6 +188,7 @@ async function prune(event) {
   const form = event.target;
   const value = form.elements.before.value;
   clearFieldErrors(form);
+  clearNotice($("#prune-result"));
   if (!value) {
     showFieldError(form, { param: "before", message: t("logs.prune_pick") });
     return;

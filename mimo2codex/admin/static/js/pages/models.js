@@ -4,7 +4,7 @@ import { ApiError, del, get, post } from "../api.js";
 import { $, fillTable, h } from "../dom.js";
 import * as fmt from "../format.js";
 import { t } from "../i18n.js";
-import { clearFieldErrors, confirmDialog, fillSelect, notify, showFieldError } from "../widgets.js";
+import { clearFieldErrors, clearNotice, confirmDialog, fillSelect, notify, showFieldError } from "../widgets.js";
 
 let providers = [];
 
@@ -77,6 +77,7 @@ async function addModel(event) {
   event.preventDefault();
   const form = event.target;
   clearFieldErrors(form);
+  clearNotice($("#model-result"));
   const body = {
     upstream_id: form.elements.upstream_id.value.trim(),
     supports_images: form.elements.supports_images.checked,
@@ -106,6 +107,7 @@ async function addAlias(event) {
   event.preventDefault();
   const form = event.target;
   clearFieldErrors(form);
+  clearNotice($("#alias-result"));
   const body = { alias: form.elements.alias.value.trim(), provider_id: form.elements.provider_id.value, upstream_id: form.elements.upstream_id.value.trim() };
   for (const name of ["alias", "upstream_id"]) {
     if (!body[name]) {

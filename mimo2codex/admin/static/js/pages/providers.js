@@ -4,7 +4,7 @@
 import { ApiError, get, post, put } from "../api.js";
 import { $, fillTable, h } from "../dom.js";
 import { t } from "../i18n.js";
-import { clearFieldErrors, fillSelect, notify, showFieldError } from "../widgets.js";
+import { clearFieldErrors, clearNotice, fillSelect, notify, showFieldError } from "../widgets.js";
 
 let presets = [];
 let fileState = null;
@@ -55,7 +55,8 @@ async function probe(button) {
   const id = button.dataset.probe;
   const result = $("#probe-result");
   button.disabled = true;
-  notify(result, t("providers.probing", { id }));
+  clearNotice(result);
+  result.textContent = t("providers.probing", { id });
   try {
     const answer = await post("probe", { provider: id });
     if (answer.ok) {
@@ -184,6 +185,7 @@ async function submitEntry(event) {
   event.preventDefault();
   const form = event.target;
   const result = $("#provider-result");
+  clearNotice(result);
   const errors = localErrors(form);
   if (errors.length) {
     showLocalErrors(form, errors);
@@ -236,6 +238,7 @@ async function submitRaw(event) {
   const form = event.target;
   const text = form.elements.document.value;
   const result = $("#raw-result");
+  clearNotice(result);
   clearFieldErrors(form);
   try {
     JSON.parse(text);

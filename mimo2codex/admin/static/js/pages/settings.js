@@ -4,7 +4,7 @@ import { ApiError, del, get, put } from "../api.js";
 import { $, clear, h } from "../dom.js";
 import * as fmt from "../format.js";
 import { has, t } from "../i18n.js";
-import { clearFieldErrors, metaList, notify, showFieldError } from "../widgets.js";
+import { clearFieldErrors, clearNotice, metaList, notify, showFieldError } from "../widgets.js";
 
 function label(name) {
   return has(`toggle.${name}`) ? t(`toggle.${name}`) : name;
@@ -70,6 +70,7 @@ async function loadToggles() {
 async function change(name, value) {
   const form = $("#toggles-form");
   clearFieldErrors(form);
+  clearNotice($("#toggles-result"));
   // the switches are drawn again from the answer: keep the keyboard focus where it was
   const focused = document.activeElement?.id;
   const refocus = () => focused && document.getElementById(focused)?.focus();
@@ -137,6 +138,7 @@ async function saveStorage(event) {
   event.preventDefault();
   const form = event.target;
   clearFieldErrors(form);
+  clearNotice($("#storage-result"));
   const body = {};
   for (const [name, kind] of POLICY_FIELDS) {
     const input = form.elements[name];

@@ -3,7 +3,7 @@
 import { get, post } from "../api.js";
 import { $, clear, h } from "../dom.js";
 import { t } from "../i18n.js";
-import { confirmDialog, copyButton, fillSelect, metaList, notify } from "../widgets.js";
+import { clearNotice, confirmDialog, copyButton, fillSelect, metaList, notify } from "../widgets.js";
 
 // tab key -> the bundle field it shows
 const TABS = [
@@ -93,6 +93,7 @@ export async function init() {
   select.addEventListener("change", () => loadSnippets(select.value).catch((exc) => notify($("#setup-error"), exc.message, false)));
   $("#codex-form").addEventListener("submit", async (event) => {
     event.preventDefault();
+    clearNotice($("#codex-result"));
     try {
       const state = await post("codex/enable", { model: select.value, keep_login: $("#codex-keep-login").checked });
       renderStatus(state);
@@ -105,6 +106,7 @@ export async function init() {
     if (!(await confirmDialog(t("setup.restore_confirm"), t("setup.restore")))) {
       return;
     }
+    clearNotice($("#codex-result"));
     try {
       const state = await post("codex/restore", {});
       renderStatus(state);
