@@ -9,7 +9,8 @@ Steps:
 2. For each scenario, measure the baseline: ``bench.load --target direct`` sends the equivalent Chat
    request straight to the upstream.
 3. Start the gateway as users do (``python -m mimo2codex``): default settings, one worker, request
-   logging on (one line per request, to a file), isolated HOME and data dir.
+   logging on (one line per request, to a file, and a row per request in the request log's SQLite
+   database, errors-only bodies: the defaults), isolated HOME and data dir.
 4. For each scenario, measure the gateway: ``bench.load --target responses`` sends the Codex fixture
    request with Codex's headers. Each load process warms its connections first; the gateway's CPU time
    (``/proc/<pid>/stat`` utime + stime, its worker processes included) and RSS are taken between the
