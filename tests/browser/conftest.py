@@ -82,7 +82,7 @@ class Tab:
         return errors
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[playwright_api.Browser]:
     if not Path(CHROMIUM).exists():
         if os.environ.get("MIMO2CODEX_SKIP_BROWSER") == "1":
@@ -96,7 +96,7 @@ def browser() -> Iterator[playwright_api.Browser]:
             instance.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def admin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Admin]:
     base = tmp_path_factory.mktemp("admin-browser")
     data_dir, codex_home = base / "data", base / "codex"
@@ -129,7 +129,7 @@ def admin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Admin]:
         yield Admin(gateway, upstream, second, data_dir, codex_home)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def pages_only() -> Iterator[str]:
     """Only the pages and static files (no API, no gateway) on a loopback port: for the pure JS modules."""
     # (a bare document makes Chromium ask for /favicon.ico: answered, so its 404 is no console error)
@@ -167,12 +167,12 @@ def _new_tab(browser: playwright_api.Browser, lang: str) -> Iterator[Tab]:
         context.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def tab_en(browser: playwright_api.Browser) -> Iterator[Tab]:
     yield from _new_tab(browser, "en")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def tab_zh(browser: playwright_api.Browser) -> Iterator[Tab]:
     yield from _new_tab(browser, "zh")
 
