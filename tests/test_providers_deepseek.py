@@ -77,12 +77,17 @@ def test_v4_keeps_reasoning_and_r1_strips_it(start_upstream: StartUpstream, star
 
 
 def test_images_become_a_placeholder(start_upstream: StartUpstream, start_gateway: StartGateway) -> None:
+    """DeepSeek has no vision model: with none configured the image is saved and the placeholder
+    says where, and which command reads it (the vision bridge's no-backend path)."""
     upstream = start_upstream([Reply.text("ok")], rules=VendorRules.deepseek_v4())
     live = start_gateway(settings(DEEPSEEK_BASE_URL=upstream.url, DS_API_KEY=upstream.api_key))
     response = ask(live.url, "deepseek-v4-flash", user_message(text("look"), image()))
     assert response.status_code == 200, response.text
     assert upstream.violations == []
-    assert "does not accept image input" in upstream.bodies[0]["messages"][-1]["content"]
+    content = upstream.bodies[0]["messages"][-1]["content"]
+    assert "not shown: DeepSeek has no vision model" in content
+    assert "mimo2codex ocr " in content
+    assert "image_url" not in str(upstream.bodies[0]["messages"])
 
 
 def test_module_constants() -> None:

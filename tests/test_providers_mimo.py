@@ -210,13 +210,15 @@ def test_vision_rules(
     text_only = start_upstream([Reply.text("no eyes")], rules=VendorRules.mimo())
     vision = start_upstream([Reply.text("a pixel")], rules=VendorRules.mimo_vision())
     for upstream, model in ((text_only, "mimo-v2.5-pro"), (vision, "mimo-v2.5")):
-        live = start_gateway(settings(MIMO_BASE_URL=upstream.url, MIMO_API_KEY=upstream.api_key))
+        # The bridge off: this is about what reaches each model (tests/vision covers the reading).
+        env = {"MIMO_BASE_URL": upstream.url, "MIMO_API_KEY": upstream.api_key, "MIMO2CODEX_VISION_MODEL": "off"}
+        live = start_gateway(settings(**env))
         with caplog.at_level(logging.INFO, logger="mimo2codex"):
             response = ask(live.url, model, user_message(text("what is this?"), image()))
         assert response.status_code == 200, response.text
     assert text_only.violations == vision.violations == []
     (placeholder_request,) = text_only.bodies
-    assert "[image omitted: mimo-v2.5-pro on mimo does not accept image input]" in str(placeholder_request["messages"])
+    assert "not shown: the vision bridge is off (--vision-model off)" in str(placeholder_request["messages"])
     assert "image_url" not in str(placeholder_request["messages"])
     content = vision.bodies[0]["messages"][-1]["content"]
     assert {part["type"] for part in content} == {"text", "image_url"}

@@ -24,8 +24,8 @@ from collections.abc import Callable
 from typing import Any
 
 from mimo2codex.protocol.notes import Note
-from mimo2codex.protocol.profile import ReasoningReplay, UpstreamProfile
-from mimo2codex.protocol.reasoning import backfill
+from mimo2codex.protocol.profile import UpstreamProfile
+from mimo2codex.protocol.reasoning import replay
 from mimo2codex.protocol.sse import SSEDecoder
 
 #: the chat field names of "at most N output tokens"; a vendor reads only one of them
@@ -75,20 +75,16 @@ def _max_tokens(body: dict[str, Any], profile: UpstreamProfile) -> None:
 
 
 def _replay_reasoning(messages: list[dict[str, Any]], profile: UpstreamProfile, notes: list[Note]) -> None:
-    if profile.reasoning_replay is ReasoningReplay.STRIP:
-        for message in messages:
-            message.pop("reasoning_content", None)
-    elif profile.reasoning_replay is ReasoningReplay.REQUIRED:
-        filled = backfill(messages, profile.reasoning_backfill)
-        if filled:
-            notes.append(
-                Note(
-                    "debug",
-                    "reasoning_backfilled",
-                    profile.label or profile.model,
-                    f"backfilled reasoning_content on {filled} assistant message(s)",
-                )
+    filled = replay(messages, profile.reasoning_replay, profile.reasoning_backfill)
+    if filled:
+        notes.append(
+            Note(
+                "debug",
+                "reasoning_backfilled",
+                profile.label or profile.model,
+                f"backfilled reasoning_content on {filled} assistant message(s)",
             )
+        )
 
 
 # A blank line ends an event; a line ends in CRLF, LF or CR. A CR ending the buffered bytes may be

@@ -12,6 +12,8 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from mimo2codex.protocol.profile import ReasoningReplay
+
 _PREFIX = "m2c.v1:"
 
 
@@ -90,3 +92,16 @@ def inline_think(messages: list[dict[str, Any]]) -> None:
             message["content"] = [{"type": "text", "text": think}, *content]
         else:
             message["content"] = think + (content if isinstance(content, str) else "")
+
+
+def replay(messages: list[dict[str, Any]], mode: ReasoningReplay, placeholder: str) -> int:
+    """Apply the vendor's reasoning rule to an assembled chat history (translated Responses requests
+    and chat passthrough alike); returns how many messages were backfilled."""
+    if mode is ReasoningReplay.STRIP:
+        for message in messages:
+            message.pop("reasoning_content", None)
+    elif mode is ReasoningReplay.REQUIRED:
+        return backfill(messages, placeholder)
+    elif mode is ReasoningReplay.INLINE:
+        inline_think(messages)
+    return 0

@@ -28,7 +28,7 @@ from mimo2codex.protocol.arguments import repair_arguments
 from mimo2codex.protocol.fields import optional_str, required_str
 from mimo2codex.protocol.notes import Note
 from mimo2codex.protocol.profile import ReasoningReplay, UpstreamProfile
-from mimo2codex.protocol.reasoning import backfill, inline_think, item_text, unseal
+from mimo2codex.protocol.reasoning import item_text, replay, unseal
 from mimo2codex.protocol.toolmap import ToolMap
 from mimo2codex.protocol.tools import (
     LOCAL_SHELL_NAME,
@@ -618,7 +618,6 @@ class _History:
     def _assemble(self) -> list[dict[str, Any]]:
         messages: list[dict[str, Any]] = []
         profile = self.profile
-        backfilled = 0
         for segment in _join_split_turns(self.segments):
             if not isinstance(segment, _Turn):
                 previous = messages[-1] if messages else None
@@ -668,10 +667,7 @@ class _History:
                 messages.append({"role": "user", "content": image_parts})
         for call_id, output in self.outputs.items():
             self._drop("tool output", output.where, f"no tool call has call_id {call_id!r}")
-        if profile.reasoning_replay is ReasoningReplay.REQUIRED:
-            backfilled = backfill(messages, profile.reasoning_backfill)
-        elif profile.reasoning_replay is ReasoningReplay.INLINE:
-            inline_think(messages)
+        backfilled = replay(messages, profile.reasoning_replay, profile.reasoning_backfill)
         if backfilled:
             self.notes.append(
                 Note(

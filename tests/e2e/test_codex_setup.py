@@ -220,6 +220,7 @@ def test_codex_sees_the_catalog_models(
     assert models["qwen3-coder-plus"]["context_window"] == 262144
     assert models["qwen3-vl-plus"]["input_modalities"] == ["text", "image"]
     assert models["deepseek-v4-pro"]["context_window"] == 1_000_000
-    assert models["mimo-v2.5-pro"]["input_modalities"] == ["text"]
+    # Text-only, but the vision bridge reads images for it with mimo-v2.5: Codex must send them.
+    assert models["mimo-v2.5-pro"]["input_modalities"] == ["text", "image"]
     assert {m["apply_patch_tool_type"] for m in models.values()} == {"freeform"}
     assert not any(slug.startswith("gpt-") for slug in models)  # the catalog replaced Codex's bundled one

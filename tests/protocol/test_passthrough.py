@@ -81,6 +81,20 @@ def test_legacy_reasoner_gets_reasoning_stripped() -> None:
     assert all("reasoning_content" not in m for m in adapted["messages"])
 
 
+def test_inline_replay_puts_the_thinking_back_into_the_content() -> None:
+    """MiniMax wants its <think> block back inside the answer text, on chat passthrough too."""
+    settings = load_settings(
+        {"GENERIC_BASE_URL": "https://api.minimax.io/v1", "GENERIC_API_KEY": "k", "GENERIC_DEFAULT_MODEL": "MiniMax-M2"}
+    )
+    route = settings.router().route("MiniMax-M2")
+    adapted, _ = adapt_chat_request(
+        {"model": "MiniMax-M2", "messages": tool_history()}, route.provider.profile(route.upstream_model)
+    )
+    answer = adapted["messages"][3]
+    assert answer["content"] == "<think>\ncounted it\n</think>\n\none file"
+    assert "reasoning_content" not in answer
+
+
 def test_reasoning_effort_dropped_where_unsupported() -> None:
     adapted, notes = adapt_chat_request(
         {"model": "x", "messages": [], "reasoning_effort": "high"}, profile("mimo-v2.5-pro")
