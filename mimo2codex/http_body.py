@@ -5,14 +5,15 @@ whole body before it reads the answer, and a server that closes the connection w
 its receive buffer makes the kernel send a reset, which throws the 413 away (urllib and any client
 sending ``Connection: close`` saw "connection reset by peer"). :class:`RefusalResponse` therefore
 sends the 413 at once, then reads and discards the rest of the body, within a byte and time budget,
-before it ends the response and the connection.
+before it ends the response and the connection. The browser guard (``admin/security.py``) refuses
+its 401/403/415 before reading a byte of the body, and answers with the same response.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
@@ -20,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from mimo2codex.errors import InvalidRequest, PayloadTooLarge
+from mimo2codex.errors import GatewayError, InvalidRequest, PayloadTooLarge
 
 #: how long a refused upload may go on being drained; past it the connection is closed regardless
 DRAIN_SECONDS = 30.0
@@ -30,11 +31,7 @@ async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
     """The request's JSON object body; 413 past ``limit`` bytes, 400 for anything but a JSON object."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        # Refused before a byte is read. The body is drained only when the client is sending it
-        # anyway (with ``Expect: 100-continue`` it waits for our word) and it is at most twice the
-        # limit: a client announcing gigabytes is cut off rather than read for half a minute.
-        waiting = request.headers.get("expect", "").lower() == "100-continue"
-        drain = int(declared) if not waiting and int(declared) <= 2 * limit else 0
+        drain = unread_budget(request.headers.get("content-length"), request.headers.get("expect"), 2 * limit)
         raise PayloadTooLarge(f"request body of {int(declared)} bytes exceeds the limit of {limit} bytes", drain=drain)
     chunks: list[bytes] = []
     size = 0
@@ -57,6 +54,23 @@ async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
     return body
 
 
+def unread_budget(content_length: str | None, expect: str | None, most: int) -> int:
+    """How much of a body refused before a byte of it was read may be drained (see :class:`RefusalResponse`).
+
+    Only a body the client is sending anyway (with ``Expect: 100-continue`` it waits for our word) and of
+    at most ``most`` bytes: a client announcing gigabytes is cut off rather than read for half a minute.
+    A body without a length (chunked) may send up to ``most``.
+    """
+    if (expect or "").strip().lower() == "100-continue":
+        return 0
+    if content_length is None:
+        return most
+    if not content_length.strip().isdigit():
+        return 0
+    declared = int(content_length)
+    return declared if declared <= most else 0
+
+
 def json_response(content: Any, *, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
     return Response(
         orjson.dumps(content), status_code=status, headers=dict(headers or {}), media_type="application/json"
@@ -64,16 +78,28 @@ def json_response(content: Any, *, status: int = 200, headers: Mapping[str, str]
 
 
 class RefusalResponse(Response):
-    """The 413 for :class:`PayloadTooLarge`: sent first, then the rest of the body drained, then closed.
+    """An error answered before its request's body was read: sent first, then the body drained, then closed.
 
-    The response says ``Connection: close``: the connection ends once the drain does, whether the
-    body ended or the budget (``exc.drain`` bytes, :data:`DRAIN_SECONDS`) ran out first.
+    The 413 of :class:`PayloadTooLarge` (its ``drain``) and the browser guard's refusals (``drain``
+    given) use it. The response says ``Connection: close``: the connection ends once the drain does,
+    whether the body ended or the budget (``drain`` bytes, ``seconds``) ran out first.
     """
 
-    def __init__(self, exc: PayloadTooLarge, *, seconds: float = DRAIN_SECONDS) -> None:
+    def __init__(
+        self,
+        exc: GatewayError,
+        *,
+        drain: int | None = None,
+        seconds: float = DRAIN_SECONDS,
+        headers: Iterable[tuple[str, str]] = (),
+    ) -> None:
         super().__init__(orjson.dumps(exc.to_body()), status_code=exc.status_code, media_type="application/json")
+        for name, value in [*exc.headers().items(), *headers]:
+            self.headers[name] = value
         self.headers["connection"] = "close"
-        self.drain = exc.drain
+        if drain is None:
+            drain = exc.drain if isinstance(exc, PayloadTooLarge) else 0
+        self.drain = drain
         self.seconds = seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

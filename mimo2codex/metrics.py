@@ -112,28 +112,35 @@ class Metrics:
         )
         self._seen_written = 0
         self._seen_dropped = 0
+        #: labelled children by (metric, labels): ``labels()`` validates and locks on every call
+        self._children: dict[tuple[Any, ...], Any] = {}
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     # -- the record hook ---------------------------------------------------------------------
     def observe(self, record: RequestRecord) -> None:
         """One finished request (a record hook: runs on the event loop, costs a few µs)."""
         provider = record.provider or "none"
         endpoint = record.endpoint
-        self.requests.labels(
-            endpoint, provider, record.upstream_model or "none", str(record.status), record.outcome
-        ).inc()
-        self.duration.labels(endpoint, provider).observe(record.duration_ms / 1000)
+        model = record.upstream_model or "none"
+        self._child(self.requests, endpoint, provider, model, str(record.status), record.outcome).inc()
+        self._child(self.duration, endpoint, provider).observe(record.duration_ms / 1000)
         if record.first_event_ms is not None:
-            self.ttft.labels(endpoint, provider).observe(record.first_event_ms / 1000)
+            self._child(self.ttft, endpoint, provider).observe(record.first_event_ms / 1000)
         usage = record.usage if isinstance(record.usage, dict) else {}
         if usage:
-            model = record.upstream_model or "none"
             for kind, value in _token_kinds(usage):
                 if value:
-                    self.tokens.labels(provider, model, kind).inc(value)
+                    self._child(self.tokens, provider, model, kind).inc(value)
         if record.status >= 400 or record.error_code:
-            self.errors.labels(provider, record.error_code or f"http_{record.status}").inc()
+            self._child(self.errors, provider, record.error_code or f"http_{record.status}").inc()
         if record.upstream_attempts > 1:
-            self.retries.labels(provider).inc(record.upstream_attempts - 1)
+            self._child(self.retries, provider).inc(record.upstream_attempts - 1)
         self.sync_store()
 
     def sync_store(self) -> None:

@@ -18,11 +18,19 @@ from typing import Any
 
 MASK = "[REDACTED]"
 
+#: A header's value is masked unless it is a placeholder (``Bearer <token>`` in a help text) or the
+#: scheme word itself (``Authorization: Bearer`` with nothing after it).
 _HEADER = re.compile(
-    r"(?i)\b(authorization|proxy-authorization|x-api-key|api-key|x-goog-api-key)(\"?\s*[:=]\s*\"?)(bearer\s+|basic\s+)?[^\s\",;]+"
+    r"(?i)\b(authorization|proxy-authorization|x-api-key|api-key|x-goog-api-key)(\"?\s*[:=]\s*\"?)(bearer\s+|basic\s+)?"
+    r"(?![<\[])(?!(?:bearer|basic)\b)[^\s\",;]+"
 )
+#: A field named like a credential (``api_key``, ``secret``, ``password``...) is masked whatever its
+#: value; the plain English words ``key`` and ``token`` only when the value looks like a secret (at
+#: least 8 characters with a digit, or at least 16), so that ``providers with a key: second-en``
+#: or ``token: <token>`` stay readable.
 _FIELD = re.compile(
-    r"(?i)([\"']?\b(?:api[_-]?key|apikey|access[_-]?token|secret|password|token|key)[\"']?\s*[:=]\s*[\"']?)[^\s\"',&}]{6,}"
+    r"(?i)([\"']?\b(?:(?P<strong>api[_-]?key|apikey|access[_-]?token|secret|password)|token|key)[\"']?\s*[:=]\s*[\"']?)"
+    r"(?(strong)[^\s\"',&}]{6,}|(?:(?=[^\s\"',&}]*\d)[^\s\"',&}]{8,}|[^\s\"',&}]{16,}))"
 )
 _BEARER = re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{8,}")
 _VENDOR_KEY = re.compile(r"\b(?:sk|tp|pk|rk|ak)-[A-Za-z0-9_-]{12,}")
@@ -42,7 +50,7 @@ _ANCHORS: tuple[tuple[re.Pattern[str], tuple[tuple[str, tuple[int, ...]], ...]],
     # an optional quote, then api_key / apikey / key, access_token / accesstoken / token, ...
     (_FIELD, (("key", (0, 1, 3, 4, 5)), ("token", (0, 1, 6, 7, 8)), ("secret", (0, 1)), ("password", (0, 1)))),
     (_BEARER, (("bearer", (0,)),)),
-    # sk- pk- rk- ak- tp-: found by their last two letters, one scan each instead of five
+    # sk- pk- rk- ak- tp-: found by their last two letters (one search for both, see _FOLD)
     (_VENDOR_KEY, (("k-", (1,)), ("p-", (1,)))),
 )
 _ANCHOR_WORDS = tuple(dict.fromkeys(word for _, anchors in _ANCHORS for word, _ in anchors))
@@ -52,19 +60,29 @@ _ANCHORED_MIN = 512
 _CASE_ODDITIES = ("\u017f", "\u0130", "\u0131", "\u212a")
 
 
-def _word_positions(text: str, words: Iterable[str]) -> dict[str, list[int]]:
+#: Words are searched for in the UTF-8 bytes, lowered and with "p" read as "k" in one translate():
+#: "p-" and "k-" (the vendor key prefixes) become one search instead of two, and a word that now
+#: also matches a look-alike ("kassword") only costs a failed match at that place.
+_FOLD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZp", b"abcdefghijklmnopqrstuvwxyzk")
+_NEEDLES = {word: word.encode().translate(_FOLD) for word in _ANCHOR_WORDS}
+
+
+def _word_positions(text: str, words: Iterable[str], raw: bytes | None = None) -> dict[str, list[int]]:
     """Where each (lowercase ASCII) word occurs in ``text``, case-insensitively, in characters.
 
-    An ASCII text is lowered and searched as it is. Any other text is searched as lowered UTF-8
-    (lowering and searching bytes is several times faster than a str of wide characters) and the
-    byte offsets are turned back into character offsets in one pass.
+    The text is searched as folded UTF-8 (``raw`` when the caller has the bytes already: lowering and
+    searching bytes is several times faster than a str of wide characters). When the text is not
+    ASCII the byte offsets are turned back into character offsets in one pass.
     """
-    if text.isascii():
-        folded = text.lower()
-        return {word: _find_all(folded, word) for word in words}
-    raw = text.encode("utf-8", "surrogatepass").lower()
-    found = {word: _find_all(raw, word.encode()) for word in words}
-    offsets = sorted({at for ats in found.values() for at in ats})
+    if raw is None:
+        raw = text.encode("utf-8", "surrogatepass")
+    folded = raw.translate(_FOLD)
+    needles = {word: _NEEDLES.get(word) or word.encode().translate(_FOLD) for word in words}
+    by_needle = {needle: _find_all(folded, needle) for needle in set(needles.values())}
+    found = {word: by_needle[needle] for word, needle in needles.items()}
+    if len(raw) == len(text):  # ASCII: a byte is a character
+        return found
+    offsets = sorted({at for ats in by_needle.values() for at in ats})
     chars: dict[int, int] = {}
     byte_at = char_at = 0
     for at in offsets:
@@ -121,9 +139,9 @@ def _field_mask(m: re.Match[str]) -> str:
     return f"{m.group(1)}{MASK}"
 
 
-def _redact_anchored(text: str) -> str:
+def _redact_anchored(text: str, raw: bytes | None = None) -> str:
     replacements: tuple[Any, ...] = (_header_mask, _field_mask, f"Bearer {MASK}", MASK)
-    positions = _word_positions(text, _ANCHOR_WORDS)
+    positions = _word_positions(text, _ANCHOR_WORDS, raw)
     for (pattern, anchors), repl in zip(_ANCHORS, replacements, strict=True):
         changed = _anchored_sub(text, positions, pattern, anchors, repl)
         if changed is not text:  # rare: a key was found; the later patterns see the new text
@@ -139,6 +157,28 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     if len(text) >= _ANCHORED_MIN and not any(odd in text for odd in _CASE_ODDITIES):
         return _redact_anchored(text)
     return _redact_scan(text)
+
+
+#: the case oddities in UTF-8; each starts with a byte that is rare in text, checked first (memchr)
+_ODD_BYTES = tuple((odd.encode()[-1:], odd.encode()) for odd in _CASE_ODDITIES)
+
+
+def redact_utf8(raw: bytes) -> str:
+    """The text of UTF-8 ``raw`` with every key-like shape replaced, as :func:`redact` without secrets.
+
+    For a body the caller holds as bytes (the request log): the search for the words runs on these
+    bytes, so a non-ASCII text is neither encoded again nor lowered as a str. Known secrets are the
+    caller's to replace first (``bytes.replace`` is as exact on UTF-8 as on str).
+    """
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return redact(raw.decode("utf-8", "replace"))
+    if len(raw) < _ANCHORED_MIN:
+        return _redact_scan(text)
+    if not raw.isascii() and any(rare in raw and odd in raw for rare, odd in _ODD_BYTES):
+        return _redact_scan(text)
+    return _redact_anchored(text, raw)
 
 
 def _redact_scan(text: str) -> str:

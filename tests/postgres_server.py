@@ -171,6 +171,10 @@ class PostgresServer:
         result = self._run("psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", self.url(database), "-c", sql)
         return result.stdout
 
+    def dump(self, database: str) -> str:
+        """``pg_dump`` of a database, as text (what a backup of it would hold)."""
+        return self._run("pg_dump", "-d", self.url(database)).stdout
+
     def create_database(self, name: str) -> str:
         """A fresh, empty database; returns its URL."""
         self.psql(f'CREATE DATABASE "{name}"')

@@ -127,3 +127,12 @@ def test_package_data_ships_templates_and_static_files() -> None:
     pyproject = (ADMIN.parent.parent / "pyproject.toml").read_text(encoding="utf-8")
     assert re.search(r'"mimo2codex\.admin"\s*=\s*\[[^\]]*"templates/\*\.html"', pyproject)
     assert re.search(r'"mimo2codex\.admin"\s*=\s*\[[^\]]*"static/\*\*/\*"', pyproject)
+
+
+def test_every_package_is_a_regular_one() -> None:
+    # a folder of modules without __init__.py is a namespace package: setuptools' find and mypy treat
+    # it differently, and its package data (the admin's pages) hangs on a name that is not a package
+    root = ADMIN.parent
+    folders = {path.parent for path in root.rglob("*.py") if "__pycache__" not in path.parts}
+    assert sorted(str(f.relative_to(root)) for f in folders if not (f / "__init__.py").is_file()) == []
+    assert (ADMIN / "__init__.py").is_file()

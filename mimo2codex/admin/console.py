@@ -40,6 +40,7 @@ def guard(settings: Settings, console: AdminConsole | None) -> Middleware:
         BrowserGuardMiddleware,
         policy=HostPolicy.for_bind(settings.host),
         access=console.access if console is not None else None,
+        drain_limit=settings.max_body_bytes,
     )
 
 

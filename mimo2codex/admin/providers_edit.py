@@ -20,7 +20,7 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,13 +28,16 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from mimo2codex.admin.carry_over import env_entry, with_entry
 from mimo2codex.admin.context import AdminContext
 from mimo2codex.admin.runtime import providers_path
 from mimo2codex.admin.spec import ANY_OBJ, BOOL, STR, ApiRoute, arr, nullable, obj
 from mimo2codex.atomic import write_atomic
+from mimo2codex.config_problems import PROBLEMS
 from mimo2codex.errors import ConfigError, InvalidRequest
 from mimo2codex.http_body import json_response, read_json_object
 from mimo2codex.providers.config_file import read as read_entries
+from mimo2codex.providers.generic import ENV_SOURCE
 from mimo2codex.redaction import MASK, redact
 from mimo2codex.settings import Settings
 
@@ -139,19 +142,22 @@ def _backup(path: Path, now: float) -> str | None:
     return str(target)
 
 
-def install(ctx: AdminContext, data: bytes, now: float) -> Installed:
-    """Validate ``data`` as providers.json and install it; blocking (called on a worker thread)."""
+def install(ctx: AdminContext, data: bytes, now: float, toggles: Mapping[str, Any] | None = None) -> Installed:
+    """Validate ``data`` as providers.json and install it; blocking (called on a worker thread).
+
+    ``toggles``: the runtime toggles to build with (None: the current ones).
+    """
     path = providers_path(ctx.live.current)
     temp = _write_temp(path, data)
     try:
-        ctx.live.build(providers_file=temp)
+        ctx.live.build(toggles=toggles, providers_file=temp)
     except ConfigError as exc:
         raise InvalidRequest(str(exc).replace(str(temp), str(path)), code="invalid_providers") from None
     finally:
         temp.unlink(missing_ok=True)
     backup = _backup(path, now)
     write_atomic(path, data)
-    settings = ctx.live.build()  # from the installed file, so messages and sources name it
+    settings = ctx.live.build(toggles=toggles)  # from the installed file, so messages and sources name it
     return Installed(settings, path, backup)
 
 
@@ -177,6 +183,54 @@ async def get_generic_providers(ctx: AdminContext, request: Request) -> Response
     return json_response(result)
 
 
+@dataclass(frozen=True, slots=True)
+class Carry:
+    """The GENERIC_* provider carried into the first providers.json (:mod:`mimo2codex.admin.carry_over`)."""
+
+    data: bytes
+    id: str
+    #: it was the default provider by the implicit rule: pinned (the default_provider toggle) so that
+    #: a second keyed provider in the file does not hand the default back to one without a key
+    pin: bool
+
+
+def _carry(ctx: AdminContext, data: bytes) -> Carry | None:
+    """How the first write must carry the GENERIC_* provider; None when there is nothing to carry."""
+    if providers_path(ctx.live.current).exists():
+        return None
+    settings = ctx.settings
+    entry = env_entry(settings)
+    carried = None if entry is None else with_entry(data, entry)
+    if entry is None or carried is None:
+        return None
+    implicit = ctx.live.lock("default_provider") is None and "default_provider" not in ctx.live.toggles
+    return Carry(carried, entry["id"], implicit and settings.default_provider == entry["id"])
+
+
+def _saved_message(installed: Installed, carry: Carry | None) -> str:
+    text = f"Saved and applied: {len(installed.settings.providers)} providers active."
+    if carry is None:
+        return text
+    text += (
+        f" The provider '{carry.id}' of the GENERIC_* environment variables was added to {installed.path} "
+        f"(its key stays in GENERIC_API_KEY): with a providers file the GENERIC_* variables are no longer read."
+    )
+    if carry.pin:
+        text += (
+            f" It stays the default provider (Settings, default_provider); to keep it the default after a restart, "
+            f"set MIMO2CODEX_DEFAULT_PROVIDER={carry.id}."
+        )
+    return text
+
+
+def _warnings(installed: Installed, carry: Carry | None) -> list[str]:
+    warnings = list(installed.settings.warnings)
+    if carry is not None:  # "declare that provider in the file instead": just done, and said in the message
+        ignored = PROBLEMS["generic_env_ignored"].message(file=installed.path)
+        warnings = [w for w in warnings if w != ignored]
+    return warnings
+
+
 async def put_generic_providers(ctx: AdminContext, request: Request) -> Response:
     body = await read_json_object(request, MAX_BYTES + 4096)
     data = _document_bytes(body)
@@ -187,14 +241,26 @@ async def put_generic_providers(ctx: AdminContext, request: Request) -> Response
     if parsed is not None:
         refuse_keys(parsed, _known_keys(ctx.settings))
     async with ctx.edit_lock:
+        carry = await ctx.call(_carry, ctx, data)
+        toggles = None
+        if carry is not None:
+            data = carry.data
+            if carry.pin:
+                toggles = {**ctx.live.toggles, "default_provider": carry.id}
         try:
-            installed = await ctx.call(install, ctx, data, ctx.clock())
+            installed = await ctx.call(install, ctx, data, ctx.clock(), toggles)
         except InvalidRequest as exc:
             ctx.refused("admin", exc.message)
             raise
+        if toggles is not None:
+            if ctx.store is not None:  # kept like a toggle set in Settings, so other instances follow
+                await ctx.call(ctx.store.put_setting, "default_provider", toggles["default_provider"])
+            ctx.live.toggles = toggles
         ctx.apply(installed.settings, "admin")
         ctx.watcher_seen(installed.path)
     log.info("providers.json updated from the admin (backup: %s)", installed.backup or "none: new file")
+    if carry is not None:
+        log.info("providers.json: carried the GENERIC_* provider '%s' into the new file", carry.id)
     return json_response(
         {
             "ok": True,
@@ -202,8 +268,10 @@ async def put_generic_providers(ctx: AdminContext, request: Request) -> Response
             "backup": installed.backup,
             "restartRequired": False,
             "applied": True,
-            "warnings": list(installed.settings.warnings),
+            "warnings": _warnings(installed, carry),
             "providers": [p.id for p in installed.settings.providers],
+            "carried": [] if carry is None else [{"id": carry.id, "from": ENV_SOURCE, "keptDefault": carry.pin}],
+            "message": _saved_message(installed, carry),
         }
     )
 
@@ -256,6 +324,8 @@ ROUTES = (
                     "applied": BOOL,
                     "warnings": arr(STR),
                     "providers": arr(STR),
+                    "carried": arr(obj({"id": STR, "from": STR, "keptDefault": BOOL}, "id", "from", "keptDefault")),
+                    "message": STR,
                 },
                 "ok",
                 "path",

@@ -25,18 +25,16 @@ call: it is never open on a network.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hmac
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mimo2codex.auth import is_loopback
 from mimo2codex.errors import Forbidden, GatewayError, Unauthorized, UnsupportedMediaType
+from mimo2codex.http_body import RefusalResponse, unread_budget
 from mimo2codex.secret import Secret
 
 ADMIN_PREFIX = "/admin"
@@ -201,10 +199,13 @@ def check_request(scope: Scope, policy: HostPolicy, access: AdminAccess | None) 
 class BrowserGuardMiddleware:
     """Applies :func:`check_request` to every HTTP request; adds the admin's security headers."""
 
-    def __init__(self, app: ASGIApp, policy: HostPolicy, access: AdminAccess | None) -> None:
+    def __init__(self, app: ASGIApp, policy: HostPolicy, access: AdminAccess | None, *, drain_limit: int) -> None:
         self.app = app
         self.policy = policy
         self.access = access
+        #: the most of a refused body that is read and dropped so its client reads the refusal: the
+        #: largest body the gateway accepts (``max_body_bytes``), past it the client is cut off
+        self.drain_limit = drain_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -215,7 +216,7 @@ class BrowserGuardMiddleware:
         try:
             check_request(scope, self.policy, self.access)
         except GatewayError as exc:
-            await _refuse(exc, receive, send, SECURITY_HEADERS if admin else ())
+            await _refuse(exc, scope, receive, send, SECURITY_HEADERS if admin else (), self.drain_limit)
             return
         if not admin:
             await self.app(scope, receive, send)
@@ -236,30 +237,14 @@ class BrowserGuardMiddleware:
 _OWN_HEADERS = frozenset(name for name, _ in SECURITY_HEADERS)
 
 
-#: what a refused request's body may still send so that its client reads the refusal (a client that
-#: sends its whole body before reading, like urllib, sees a reset instead when nobody reads it)
-DRAIN_BYTES = 1 << 20
-DRAIN_SECONDS = 2.0
-
-
-async def _refuse(error: GatewayError, receive: Receive, send: Send, extra: Iterable[tuple[bytes, bytes]]) -> None:
-    body = orjson.dumps(error.to_body())
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"connection", b"close"),
-        *extra,
-    ]
+async def _refuse(
+    error: GatewayError, scope: Scope, receive: Receive, send: Send, extra: Iterable[tuple[bytes, bytes]], most: int
+) -> None:
+    """Answer ``error`` so that the client reads it, even one that sends its whole body first (urllib):
+    the refusal goes out, then the body is drained (up to ``most`` bytes: see ``http_body``), then closed."""
+    headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in extra]
     if isinstance(error, Unauthorized):
-        headers.append((b"www-authenticate", b'Bearer realm="mimo2codex admin"'))
-    await send({"type": "http.response.start", "status": error.status_code, "headers": headers})
-    await send({"type": "http.response.body", "body": body, "more_body": True})
-    budget = DRAIN_BYTES
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(DRAIN_SECONDS):
-            while budget > 0:
-                message = await receive()
-                if message["type"] != "http.request" or not message.get("more_body", False):
-                    break
-                budget -= len(message.get("body", b""))
-    await send({"type": "http.response.body", "body": b""})
+        headers.append(("www-authenticate", 'Bearer realm="mimo2codex admin"'))
+    drain = unread_budget(_header(scope, b"content-length"), _header(scope, b"expect"), most)
+    response = RefusalResponse(error, drain=drain, headers=headers)  # a bodiless request ends the drain at once
+    await response(scope, receive, send)

@@ -5,6 +5,10 @@ One lifespan task: every :data:`FILE_POLL` seconds it compares the providers fil
 the one loaded (a ``stat``: cheap) and reloads on a change; every :data:`STORE_POLL` seconds it reads the
 store's small settings, models and aliases tables on a worker thread. A file that does not load is
 reported (log warning, ``reload`` in ``health``) and the working configuration stays.
+
+A failing poll (a corrupt or locked database, a bug) is logged once per problem, and once more when
+the polls succeed again (:class:`Trouble`, the store writer's rule): a poll every second must not write
+a warning, let alone a traceback, every second.
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ import contextlib
 import logging
 from typing import Any
 
-from mimo2codex.admin.context import AdminContext, TunableStore, file_stamp, tunable
+from starlette.concurrency import run_in_threadpool
+
+from mimo2codex.admin.context import AdminContext, TunableStore, database_error, file_stamp, tunable
 from mimo2codex.admin.models import alias_json, model_json
 from mimo2codex.admin.runtime import providers_path
 from mimo2codex.admin.toggles import BY_NAME, POLICY, apply_policy
@@ -59,9 +65,10 @@ async def sync_store(ctx: AdminContext) -> bool:
     store = ctx.store
     if store is None:
         return False
-    stored = await ctx.call(store.settings)
-    models = [model_json(row) for row in await ctx.call(store.models)]
-    aliases = [alias_json(row) for row in await ctx.call(store.aliases)]
+    # Not ctx.call: it logs every failure, right for a request, a flood for a poll (watch() reports).
+    stored = await run_in_threadpool(store.settings)
+    models = [model_json(row) for row in await run_in_threadpool(store.models)]
+    aliases = [alias_json(row) for row in await run_in_threadpool(store.aliases)]
     toggles = {name: stored[name] for name in BY_NAME if name in stored and ctx.live.lock(name) is None}
     tuned = tunable(store)
     if tuned is not None:
@@ -84,21 +91,57 @@ async def sync_store(ctx: AdminContext) -> bool:
     return True
 
 
+class Trouble:
+    """One polled step's failures: each problem warned about once, and its end once."""
+
+    def __init__(self, step: str) -> None:
+        self.step = step
+        self.problem: str | None = None
+        self._warned: set[str] = set()
+
+    def failed(self, exc: Exception) -> None:
+        first = (str(exc) or type(exc).__name__).splitlines()[0]
+        problem = f"{type(exc).__name__}: {first}"[:200]
+        self.problem = problem
+        if problem in self._warned:
+            return
+        self._warned.add(problem)
+        # a database or disk problem is the environment's: its message says it all; anything else is a bug,
+        # whose traceback is worth one log entry
+        trace = None if database_error(exc) else exc
+        log.warning(
+            "admin watcher: %s failed (%s); retrying quietly until it works", self.step, problem, exc_info=trace
+        )
+
+    def succeeded(self) -> None:
+        if self.problem is not None:
+            log.warning("admin watcher: %s recovered from %s", self.step, self.problem)
+            self.problem = None
+            self._warned.clear()
+
+
 async def watch(ctx: AdminContext, file_poll: float = FILE_POLL, store_poll: float = STORE_POLL) -> None:
     """The lifespan task; ends only when cancelled."""
     since_store = 0.0
+    file_trouble, store_trouble = Trouble("the providers.json check"), Trouble("reading the shared store tables")
     while True:
         await asyncio.sleep(file_poll)
         since_store += file_poll
+        # the watcher must outlive any one failure (a locked or corrupt database, a racing edit)
         try:
             await check_file(ctx)
-            if since_store >= store_poll:
-                since_store = 0.0
+        except Exception as exc:
+            file_trouble.failed(exc)
+        else:
+            file_trouble.succeeded()
+        if since_store >= store_poll:
+            since_store = 0.0
+            try:
                 await sync_store(ctx)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # the watcher must outlive any one failure (a locked database, a racing edit)
-            log.warning("admin configuration watcher failed; retrying", exc_info=True)
+            except Exception as exc:
+                store_trouble.failed(exc)
+            else:
+                store_trouble.succeeded()
 
 
 @contextlib.asynccontextmanager

@@ -21,6 +21,10 @@ from mimo2codex.providers.presets import Preset, preset_for_url
 from mimo2codex.providers.thinking import ThinkingQuirks, ThinkingSwitch
 
 GENERIC_ID = "generic"
+#: the ``source`` of the env-only provider (the admin carries it into a first providers.json)
+ENV_SOURCE = "GENERIC_* environment variables"
+#: the variable its key is read from
+ENV_KEY = "GENERIC_API_KEY"
 #: ids of the built-in providers; a generic provider may not take them
 RESERVED_IDS = frozenset({"mimo", "deepseek"})
 _HANDLE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -191,7 +195,7 @@ def from_env(ctx: ProviderContext) -> list[Provider]:
             id=GENERIC_ID,
             display_name=env.get("GENERIC_DISPLAY_NAME", "").strip() or "Generic OpenAI-compatible",
             endpoint=Endpoint(
-                key_envs=("GENERIC_API_KEY",),
+                key_envs=(ENV_KEY,),
                 base_url_env=None,
                 default_base_url=base_url,
                 keyless=preset.keyless if preset else None,
@@ -203,6 +207,6 @@ def from_env(ctx: ProviderContext) -> list[Provider]:
             shortcut=shortcut,
             docs_url=preset.docs_url if preset else None,
             force_default_model=False,
-            source="GENERIC_* environment variables",
+            source=ENV_SOURCE,
         )
     ]

@@ -19,22 +19,24 @@ import binascii
 import hashlib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import orjson
 
-from mimo2codex.redaction import redact
+from mimo2codex.redaction import MASK, redact
 from mimo2codex.request_log import RequestRecord
+from mimo2codex.store.redaction_cache import RedactionCache
 
 BodyMode = Literal["off", "errors-only", "full"]
 BODY_MODES: tuple[BodyMode, ...] = ("off", "errors-only", "full")
 DEFAULT_MAX_BYTES = 256 << 10
 
-_DATA_URL = re.compile(r"data:(image/[\w.+-]+);base64,([A-Za-z0-9+/=]+)")
+_DATA_URL = re.compile(rb"data:(image/[\w.+-]+);base64,([A-Za-z0-9+/=]+)")
 #: redaction runs on a prefix this much longer than the cap: text shrinks or grows under redaction,
 #: and a key cut in half at the edge of the prefix must still end up beyond the cap
 _REDACT_MARGIN = 64 << 10
+_MASK_BYTES = MASK.encode()
 
 
 def parse_body_mode(value: str) -> BodyMode:
@@ -50,19 +52,21 @@ def is_error(record: RequestRecord) -> bool:
     return record.status >= 400 or record.error_code is not None
 
 
-def _image_digest(match: re.Match[str]) -> str:
+def _image_digest(match: re.Match[bytes]) -> bytes:
     data = match.group(2)
     try:
         raw = base64.b64decode(data, validate=False)
     except (binascii.Error, ValueError):
-        raw = data.encode()
-    return f"[image: {len(raw)} bytes, sha256 {hashlib.sha256(raw).hexdigest()[:12]}]"
+        raw = data
+    return f"[image: {len(raw)} bytes, sha256 {hashlib.sha256(raw).hexdigest()[:12]}]".encode()
 
 
-def replace_images(text: str) -> str:
-    if "base64," not in text:
-        return text
-    return _DATA_URL.sub(_image_digest, text)
+def replace_images(data: bytes) -> bytes:
+    """Every ``data:image/...;base64,...`` run replaced by its size and digest (before redaction:
+    the redaction's search then never walks the big base64 blobs)."""
+    if b"base64," not in data:
+        return data
+    return _DATA_URL.sub(_image_digest, data)
 
 
 def cap(text: str, max_bytes: int) -> str:
@@ -76,19 +80,22 @@ def cap(text: str, max_bytes: int) -> str:
     return f"{kept}…[cut: {len(encoded)} bytes, kept {max_bytes}]"
 
 
-def _text(body: Any) -> str | None:
+def _utf8(body: Any) -> bytes | None:
+    """A body as UTF-8 bytes: the raw request bytes as they are, anything else serialized once."""
     if body is None:
         return None
-    if isinstance(body, str):
+    if isinstance(body, bytes):
         return body
-    if isinstance(body, (bytes, bytearray, memoryview)):
-        return bytes(body).decode("utf-8", "replace")
+    if isinstance(body, (bytearray, memoryview)):
+        return bytes(body)
+    if isinstance(body, str):
+        return body.encode("utf-8", "replace")
     if isinstance(body, list) and all(isinstance(piece, (bytes, str)) for piece in body):
-        return "".join(p if isinstance(p, str) else p.decode("utf-8", "replace") for p in body)
+        return b"".join(p if isinstance(p, bytes) else p.encode("utf-8", "replace") for p in body)
     try:
-        return orjson.dumps(body, default=str).decode()
+        return orjson.dumps(body, default=str)
     except TypeError:
-        return repr(body)
+        return repr(body).encode("utf-8", "replace")
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +104,8 @@ class CapturePolicy:
     max_bytes: int = DEFAULT_MAX_BYTES
     #: known secrets replaced verbatim (upstream keys, inbound tokens)
     secrets: tuple[str, ...] = ()
+    #: remembered redactions of body pieces (Codex resends most of a request's bytes every turn)
+    cache: RedactionCache = field(default_factory=RedactionCache, compare=False, repr=False)
 
     @classmethod
     def build(cls, mode: BodyMode, max_bytes: int, secrets: Sequence[str]) -> CapturePolicy:
@@ -115,12 +124,26 @@ class CapturePolicy:
         return self.mode == "errors-only" and is_error(record)
 
     def render(self, body: Any) -> str | None:
-        """One body as stored: images digested, secrets redacted, capped. Writer thread only."""
-        text = _text(body)
-        if text is None:
+        """One body as stored: images digested, secrets redacted, capped. Writer thread only.
+
+        All on the UTF-8 bytes, decoded once at the end: the raw request is never decoded, encoded
+        and lowered again, and the known secrets are one ``bytes.replace`` each.
+        """
+        data = _utf8(body)
+        if data is None:
             return None
-        text = replace_images(text[: self.max_bytes + _REDACT_MARGIN])
-        return cap(redact(text, self.secrets), self.max_bytes)
+        limit = self.max_bytes + _REDACT_MARGIN
+        if len(data) > limit:
+            # cut on a character boundary (the margin keeps a key split here beyond the cap)
+            data = data[:limit].decode("utf-8", "ignore").encode("utf-8", "surrogatepass")
+        data = replace_images(data)
+        for secret in self._secret_bytes:
+            data = data.replace(secret, _MASK_BYTES)
+        return cap(self.cache.redact(data), self.max_bytes)
+
+    @property
+    def _secret_bytes(self) -> tuple[bytes, ...]:
+        return tuple(s.encode("utf-8", "surrogatepass") for s in self.secrets if len(s) >= 4)
 
     def scrub(self, text: str | None, limit: int) -> str | None:
         """A short text (an error message) redacted and capped."""

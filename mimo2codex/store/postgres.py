@@ -34,6 +34,7 @@ from mimo2codex.store.base import Bucket, LogPage, LogQuery, Store, StoredRespon
 from mimo2codex.store.capture import CapturePolicy
 from mimo2codex.store.logfilter import where
 from mimo2codex.store.pg_records import PUT_RESPONSE, PgRecordTables
+from mimo2codex.store.pg_rollups import EDGE_SQL, UPSERT_SQL, Parts, rollup_params, rollup_parts
 from mimo2codex.store.pg_schema import PG_TYPES, applied, migrate
 from mimo2codex.store.row import COLUMN_NAMES, DETAIL_COLUMNS, LIST_COLUMNS, decode_row, record_to_row
 from mimo2codex.store.writer import LogWriter
@@ -53,6 +54,7 @@ CONNECT_TIMEOUT_S = 5
 #: a read that takes longer is cancelled by the server (the dashboards' queries take milliseconds)
 READ_TIMEOUT_MS = 10_000
 WRITE_TIMEOUT_MS = 30_000
+LOCK_TIMEOUT_MS = 2_000
 PRUNE_CHUNK = 2000
 #: stored responses kept in memory while the database cannot take them
 PENDING_RESPONSES = 10_000
@@ -65,43 +67,7 @@ _COPY_TYPES = [PG_TYPES[name] for name in COLUMN_NAMES]
 _INT4 = frozenset(i for i, name in enumerate(COLUMN_NAMES) if PG_TYPES[name] == "int4")
 _INT4_MAX = 2**31 - 1
 
-_KEY = ("hour", "provider_id", "client_model", "upstream_model")
-_JSON_COLUMNS = ("errors_by_code", "latency_hist", "ttft_hist")
-_UPSERT = (
-    f"INSERT INTO log_rollups_hourly AS r ({', '.join((*_KEY, *rollup.COUNTERS, *_JSON_COLUMNS))}) "
-    f"VALUES ({', '.join(['%s'] * (len(_KEY) + len(rollup.COUNTERS)) + ['%s::jsonb'] * len(_JSON_COLUMNS))}) "
-    f"ON CONFLICT ({', '.join(_KEY)}) DO UPDATE SET "
-    + ", ".join(
-        [f"{c} = r.{c} + excluded.{c}" for c in rollup.COUNTERS]
-        + [f"{c} = m2c_jsonb_add(r.{c}, excluded.{c})" for c in _JSON_COLUMNS]
-    )
-)
-_COUNTER_SUMS = ", ".join(f"sum({c})::bigint AS {c}" for c in rollup.COUNTERS)
-_JSON_SUMS = " UNION ALL ".join(
-    f"SELECT {{group}} AS bucket, provider_id, client_model, upstream_model, '{c}' AS kind, e.key, "
-    f"sum(e.value::bigint)::bigint AS n FROM log_rollups_hourly, jsonb_each_text({c}) AS e "
-    "WHERE hour >= %s AND hour < %s GROUP BY 1, 2, 3, 4, 5, 6"
-    for c in _JSON_COLUMNS
-)
-#: a partial edge hour of a window from the raw rows, grouped so each group adds up exactly
-#: (rollup.edge_rollup); status_code is kept only where it names the error
-_EDGE = """
-SELECT ts - ts %% 3600000 AS hour, coalesce(provider_id, '') AS provider_id,
-       coalesce(client_model, '') AS client_model, coalesce(upstream_model, '') AS upstream_model, error_code,
-       CASE WHEN error_code IS NULL AND status_code >= 400 THEN status_code END AS status_code,
-       coalesce(status_code >= 400, false) OR error_code IS NOT NULL AS is_error,
-       CASE WHEN outcome = 'cancelled' THEN 'cancelled' END AS outcome, duration_bucket, ttft_bucket,
-       count(*) AS n, sum(prompt_tokens) AS prompt_tokens, sum(completion_tokens) AS completion_tokens,
-       sum(total_tokens) AS total_tokens, sum(cached_tokens) AS cached_tokens,
-       sum(reasoning_tokens) AS reasoning_tokens, sum(duration_ms) AS duration_sum, sum(ttft_ms) AS ttft_sum,
-       sum(bytes_in) AS bytes_in, sum(bytes_out) AS bytes_out
-FROM chat_logs WHERE ts >= %s AND ts < %s
-GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
-"""
-
 _PASSWORD_PARAM = re.compile(r"([?&]password=)[^&#]*")
-
-Parts = list[tuple[rollup.RollupKey, rollup.Rollup]]
 
 
 def describe_error(exc: BaseException) -> str:
@@ -178,12 +144,14 @@ class PostgresStore(PgRecordTables, Store):
 
     # -- lifecycle ---------------------------------------------------------------------------
     def _connect(self, *, timeout_ms: int, role: str) -> psycopg.Connection[Any]:
+        # lock_timeout: a table locked by someone else (a long migration, a manual LOCK) fails the
+        # batch in seconds, dropped and counted, instead of holding the writer for the statement timeout
         return psycopg.connect(
             self.url,
             autocommit=True,
             connect_timeout=CONNECT_TIMEOUT_S,
             application_name=f"mimo2codex-{role}",
-            options=f"-c statement_timeout={timeout_ms}",
+            options=f"-c statement_timeout={timeout_ms} -c lock_timeout={LOCK_TIMEOUT_MS}",
         )
 
     def _ensure_schema(self) -> None:
@@ -264,7 +232,7 @@ class PostgresStore(PgRecordTables, Store):
                         for row in rows:
                             copy.write_row(_fit([row[name] for name in COLUMN_NAMES]))
                     # Key order: two instances upserting the same keys lock them in the same order.
-                    cur.executemany(_UPSERT, [self._rollup_params(key, deltas[key]) for key in sorted(deltas)])
+                    cur.executemany(UPSERT_SQL, [rollup_params(key, deltas[key]) for key in sorted(deltas)])
                 if responses:
                     cur.executemany(PUT_RESPONSE, [self._response_values(stored) for stored in responses])
         except psycopg.Error as exc:
@@ -275,11 +243,6 @@ class PostgresStore(PgRecordTables, Store):
             for stored in responses:
                 if self._pending.get(stored.id) is stored:
                     del self._pending[stored.id]
-
-    @staticmethod
-    def _rollup_params(key: rollup.RollupKey, delta: rollup.Rollup) -> tuple[Any, ...]:
-        columns = delta.to_columns()
-        return (*key, *(columns[c] for c in rollup.COUNTERS), *(columns[c] for c in _JSON_COLUMNS))
 
     def _maintain(self) -> None:
         if not self._migrated:
@@ -412,38 +375,14 @@ class PostgresStore(PgRecordTables, Store):
                     return total
 
     # -- rollups -----------------------------------------------------------------------------
-    def _rollup_parts(self, first_hour: int, end_hour: int, bucket_ms: int | None) -> Parts:
-        """Whole hours from the rollups, summed in the server per bucket (None: one bucket) and key."""
-        group = "0" if bucket_ms is None else f"hour - hour %% {int(bucket_ms)}"
-        keyed: dict[rollup.RollupKey, rollup.Rollup] = {}
-        with self._readers().connection() as conn:
-            counters = conn.execute(
-                f"SELECT {group} AS bucket, provider_id, client_model, upstream_model, {_COUNTER_SUMS} "
-                "FROM log_rollups_hourly WHERE hour >= %s AND hour < %s GROUP BY 1, 2, 3, 4",
-                (first_hour, end_hour),
-            ).fetchall()
-            for row in counters:
-                key = (int(row["bucket"]), row["provider_id"], row["client_model"], row["upstream_model"])
-                keyed[key] = rollup.Rollup.from_columns(row)
-            sparse = conn.execute(_JSON_SUMS.format(group=group), (first_hour, end_hour) * len(_JSON_COLUMNS))
-            for row in sparse.fetchall():
-                found = keyed[(int(row["bucket"]), row["provider_id"], row["client_model"], row["upstream_model"])]
-                kind, bucket, n = row["kind"], row["key"], int(row["n"])
-                if kind == "errors_by_code":
-                    found.errors_by_code[bucket] = n
-                elif kind == "latency_hist":
-                    found.latency[int(bucket)] = n
-                else:
-                    found.ttft[int(bucket)] = n
-        return list(keyed.items())
-
     def _window(self, since_ms: int, until_ms: int, bucket_ms: int | None) -> Parts:
         parts = rollup.window_parts(since_ms, until_ms)
         found: Parts = []
         if parts.end_hour > parts.first_hour:
-            found += self._rollup_parts(parts.first_hour, parts.end_hour, bucket_ms)
+            with self._readers().connection() as conn:
+                found += rollup_parts(conn, parts.first_hour, parts.end_hour, bucket_ms)
         for start, end in parts.edges:
-            found += [rollup.edge_rollup(row) for row in self._query(_EDGE, (start, end))]
+            found += [rollup.edge_rollup(row) for row in self._query(EDGE_SQL, (start, end))]
         return found
 
     def stats(self, since_ms: int, until_ms: int) -> dict[str, Any]:

@@ -109,7 +109,8 @@ def record_to_row(record: RequestRecord, policy: CapturePolicy, instance: str) -
     keep_bodies = policy.wants(record)
     duration = round(record.duration_ms)
     ttft = None if record.first_event_ms is None else round(record.first_event_ms)
-    user_agent = record.user_agent[:_USER_AGENT_BYTES]
+    # a header the client controls: redacted like any other text that reaches the database
+    user_agent = policy.scrub(record.user_agent[:_USER_AGENT_BYTES], _USER_AGENT_BYTES) or ""
     row: dict[str, Any] = {
         "ts": int(record.started_at * 1000),
         "request_id": record.request_id,

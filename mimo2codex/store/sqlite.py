@@ -40,6 +40,9 @@ BUSY_TIMEOUT_MS = 2000
 PRUNE_CHUNK = 2000
 VACUUM_PAGES = 1000
 WAL_LIMIT_BYTES = 4 << 20
+#: page size of new files (an existing file keeps its own). Full-capture rows of ~40 KB cost the
+#: writer about half the CPU with 16 KiB pages than with SQLite's default 4 KiB.
+PAGE_SIZE = 16384
 #: stored responses kept in memory while the database cannot take them
 PENDING_RESPONSES = 10_000
 
@@ -170,8 +173,13 @@ class SqliteStore(RecordTables, Store):
     def _prepare(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         adopt_node_database(self.path)
+        new_file = not self.path.exists() or self.path.stat().st_size == 0
         conn = _connect(self.path)
         try:
+            if new_file:
+                # Before anything reads the file (which fixes its page size): a full-capture row
+                # is tens of KB, a dozen overflow pages of 4 KiB; see PAGE_SIZE.
+                conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
             fresh = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
             if fresh:
                 # Only possible before the first table exists: lets the maintenance step hand

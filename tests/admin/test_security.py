@@ -211,3 +211,39 @@ def test_a_client_that_sends_its_whole_body_first_reads_the_refusal(
         urllib.request.urlopen(form, timeout=10)  # urllib's default: application/x-www-form-urlencoded
     assert caught.value.code == 415
     assert b"json_required" in caught.value.read()
+
+
+#: far over the 1 MiB the guard used to drain (the loopback buffers hold a few MiB): past it, a client still
+#: sending saw a reset, not the refusal
+BIG_BODY = 24 << 20
+
+
+@pytest.mark.live
+@pytest.mark.parametrize(
+    ("path", "headers", "status", "code"),
+    [
+        ("/v1/responses", {}, 415, "json_required"),  # urllib's default type: a form
+        (
+            "/admin/api/aliases",
+            {"Content-Type": "application/json", "Origin": "http://evil.example"},
+            403,
+            "cross_origin",
+        ),
+        ("/admin/api/aliases", {"Content-Type": "application/json"}, 401, "admin_token_required"),
+    ],
+)
+def test_every_guard_refusal_of_a_big_upload_is_read_by_the_client(
+    start_gateway: StartGateway, tmp_path: Path, path: str, headers: dict[str, str], status: int, code: str
+) -> None:
+    env = {"MIMO_API_KEY": MIMO_KEY, "MIMO2CODEX_DATA_DIR": str(tmp_path), "MIMO2CODEX_AUTH_TOKENS": "inbound-tok"}
+    gateway = start_gateway(load_settings(env), transport=ScriptedTransport())
+    origin = gateway.url.removesuffix("/v1")
+    upload = urllib.request.Request(f"{origin}{path}", data=b"input=" + b"x" * BIG_BODY, headers=headers, method="POST")
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(upload, timeout=20)  # sends the whole body before it reads a byte
+    assert caught.value.code == status
+    assert caught.value.headers["connection"] == "close"
+    assert json.loads(caught.value.read())["error"]["code"] == code
+    listed = urllib.request.Request(f"{origin}/admin/api/aliases", headers={"Authorization": "Bearer inbound-tok"})
+    with urllib.request.urlopen(listed, timeout=10) as answer:
+        assert json.loads(answer.read())["aliases"] == []  # nothing changed

@@ -192,3 +192,87 @@ def test_out_of_range_values_are_clamped_not_dropped(postgres_url: str) -> None:
         assert row["prompt_tokens"] == 2**31 - 1
     finally:
         store.close()
+
+
+def _writer_backends(url: str) -> None:
+    """End the store's writer connection (as a restarted server or a network cut would)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'mimo2codex-writer'"
+        )
+
+
+def test_read_only_and_locked_database_drop_count_and_recover(postgres_url: str) -> None:
+    # Acceptance 3 on PostgreSQL: submitting never waits, failed batches are dropped and counted, the
+    # state says why, and the first batch that succeeds again clears it.
+    database = postgres_url.rsplit("/", 1)[1]
+    store = PostgresStore(postgres_url, batch_size=10)
+    store.open()
+    admin = psycopg.connect(postgres_url, autocommit=True)
+    try:
+        store.submit(_record("ok", 0, time.time()))
+        assert store.flush(10)
+        assert store.state().written == 1
+
+        admin.execute(f'ALTER DATABASE "{database}" SET default_transaction_read_only = on')
+        _writer_backends(postgres_url)  # the next batch reconnects: read-only now
+        started = time.perf_counter()
+        for n in range(1, 6):
+            store.submit(_record("ro", n, time.time()))
+        assert time.perf_counter() - started < 0.1
+        assert store.flush(10)
+        state = store.state()
+        assert state.status == "degraded"
+        assert state.dropped >= 5
+        assert state.problem
+
+        admin.execute(f'ALTER DATABASE "{database}" RESET default_transaction_read_only')
+        _writer_backends(postgres_url)
+        dropped = store.state().dropped
+        with admin.transaction():
+            admin.execute("LOCK TABLE chat_logs IN ACCESS EXCLUSIVE MODE")  # held until the block ends
+            started = time.perf_counter()
+            store.submit(_record("locked", 1, time.time()))
+            assert time.perf_counter() - started < 0.1
+            assert store.flush(15)  # the lock timeout fails the batch in seconds
+            assert store.state().dropped == dropped + 1
+            assert "lock" in (store.state().problem or "")
+
+        store.submit(_record("after", 1, time.time()))
+        assert store.flush(10)
+        state = store.state()
+        assert state.status == "ok"
+        assert state.problem is None
+        ids = {row["request_id"] for row in store.tail(LogQuery(after_id=0, limit=100))}
+        assert ids == {"ok-0", "after-1"}
+    finally:
+        admin.close()
+        store.close()
+
+
+def test_keys_never_reach_the_database(postgres_server: Any, postgres_url: str) -> None:
+    # Acceptance 4 on PostgreSQL: whatever the capture mode, a dump of the whole database holds
+    # neither the upstream key nor the inbound token, though requests carried both everywhere.
+    key, token = "sk-upstream-secret-0123456789abcdef", "inbound-token-9876543210-zyxw"
+    for mode in ("off", "errors-only", "full"):
+        store = PostgresStore(postgres_url, policy=CapturePolicy.build(mode, 4096, [key, token]), instance=mode)
+        store.open()
+        try:
+            for n, status in enumerate((200, 401)):
+                rec = _record(mode, n, time.time())
+                rec.status = status
+                rec.error_code = "invalid_api_key" if status == 401 else None
+                rec.error_message = f"Incorrect API key provided: {key} (token {token})" if status == 401 else None
+                rec.request_body = f'{{"input": "my key is {key}", "auth": "Bearer {token}"}}'.encode()
+                rec.response_body = {"error": {"message": f"bad key {key}"}}
+                rec.user_agent = f"codex_cli_rs/0.169.0 {token}"
+                store.submit(rec)
+            assert store.flush(10)
+            assert store.state().written == 2
+        finally:
+            store.close()
+    dump = postgres_server.dump(postgres_url.rsplit("/", 1)[1])
+    assert "full-1" in dump  # the rows are there
+    assert "[REDACTED]" in dump
+    assert key not in dump
+    assert token not in dump

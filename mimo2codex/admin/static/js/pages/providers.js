@@ -175,6 +175,13 @@ function savedMessage(result) {
   if (result.backup) {
     parts.push(t("providers.backup", { path: result.backup }));
   }
+  // the GENERIC_* provider, written into the first providers.json so that it is not lost
+  for (const carried of result.carried || []) {
+    parts.push(t("providers.carried", { id: carried.id, path: result.path }));
+    if (carried.keptDefault) {
+      parts.push(t("providers.carried_default", { id: carried.id }));
+    }
+  }
   for (const warning of result.warnings || []) {
     parts.push(warning);
   }
