@@ -35,20 +35,31 @@ JSON_SUMS = " UNION ALL ".join(
     "WHERE hour >= %s AND hour < %s GROUP BY 1, 2, 3, 4, 5, 6"
     for c in JSON_COLUMNS
 )
-#: a partial edge hour of a window from the raw rows, grouped so each group adds up exactly
-#: (rollup.edge_rollup); status_code is kept only where it names the error
-EDGE_SQL = """
-SELECT ts - ts %% 3600000 AS hour, coalesce(provider_id, '') AS provider_id,
-       coalesce(client_model, '') AS client_model, coalesce(upstream_model, '') AS upstream_model, error_code,
+#: A partial edge hour of a window, from the raw rows, in two small sums: the counters per route and
+#: error (rollup.edge_rollup adds them up exactly), and the histograms per route and bucket. One
+#: grouping by both would return a group per route, error and bucket pair: thousands of rows to decode.
+_EDGE_KEY = (
+    "ts - ts %% 3600000 AS hour, coalesce(provider_id, '') AS provider_id, "
+    "coalesce(client_model, '') AS client_model, coalesce(upstream_model, '') AS upstream_model"
+)
+EDGE_COUNTERS_SQL = f"""
+SELECT {_EDGE_KEY}, error_code,
        CASE WHEN error_code IS NULL AND status_code >= 400 THEN status_code END AS status_code,
        coalesce(status_code >= 400, false) OR error_code IS NOT NULL AS is_error,
-       CASE WHEN outcome = 'cancelled' THEN 'cancelled' END AS outcome, duration_bucket, ttft_bucket,
+       CASE WHEN outcome = 'cancelled' THEN 'cancelled' END AS outcome,
        count(*) AS n, sum(prompt_tokens) AS prompt_tokens, sum(completion_tokens) AS completion_tokens,
        sum(total_tokens) AS total_tokens, sum(cached_tokens) AS cached_tokens,
        sum(reasoning_tokens) AS reasoning_tokens, sum(duration_ms) AS duration_sum, sum(ttft_ms) AS ttft_sum,
        sum(bytes_in) AS bytes_in, sum(bytes_out) AS bytes_out
 FROM chat_logs WHERE ts >= %s AND ts < %s
-GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
+GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+"""
+EDGE_HISTOGRAMS_SQL = f"""
+SELECT {_EDGE_KEY}, 'latency' AS kind, duration_bucket AS bucket, count(*) AS n
+FROM chat_logs WHERE ts >= %s AND ts < %s GROUP BY 1, 2, 3, 4, 6
+UNION ALL
+SELECT {_EDGE_KEY}, 'ttft' AS kind, ttft_bucket AS bucket, count(*) AS n
+FROM chat_logs WHERE ts >= %s AND ts < %s AND ttft_bucket IS NOT NULL GROUP BY 1, 2, 3, 4, 6
 """
 
 
@@ -83,4 +94,20 @@ def rollup_parts(conn: psycopg.Connection[Any], first_hour: int, end_hour: int, 
             found.latency[int(bucket)] = n
         else:
             found.ttft[int(bucket)] = n
+    return list(keyed.items())
+
+
+def edge_parts(conn: psycopg.Connection[Any], since_ms: int, until_ms: int) -> Parts:
+    """A partial hour ``[since_ms, until_ms)`` from the raw rows, per hour and route (dict rows)."""
+    keyed: dict[rollup.RollupKey, rollup.Rollup] = {}
+    for row in conn.execute(EDGE_COUNTERS_SQL, (since_ms, until_ms)).fetchall():
+        key, part = rollup.edge_rollup(row)
+        part.latency, part.ttft = {}, {}  # the histograms come from their own sum below
+        found = keyed.get(key)
+        keyed[key] = part if found is None else found.merge(part)
+    for row in conn.execute(EDGE_HISTOGRAMS_SQL, (since_ms, until_ms) * 2).fetchall():
+        key = (int(row["hour"]), row["provider_id"], row["client_model"], row["upstream_model"])
+        target = keyed[key].latency if row["kind"] == "latency" else keyed[key].ttft
+        bucket = int(row["bucket"] or 0)
+        target[bucket] = target.get(bucket, 0) + int(row["n"])
     return list(keyed.items())

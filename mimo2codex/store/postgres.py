@@ -34,7 +34,7 @@ from mimo2codex.store.base import Bucket, LogPage, LogQuery, Store, StoredRespon
 from mimo2codex.store.capture import CapturePolicy
 from mimo2codex.store.logfilter import where
 from mimo2codex.store.pg_records import PUT_RESPONSE, PgRecordTables
-from mimo2codex.store.pg_rollups import EDGE_SQL, UPSERT_SQL, Parts, rollup_params, rollup_parts
+from mimo2codex.store.pg_rollups import UPSERT_SQL, Parts, edge_parts, rollup_params, rollup_parts
 from mimo2codex.store.pg_schema import PG_TYPES, applied, migrate
 from mimo2codex.store.row import COLUMN_NAMES, DETAIL_COLUMNS, LIST_COLUMNS, decode_row, record_to_row
 from mimo2codex.store.writer import LogWriter
@@ -382,7 +382,8 @@ class PostgresStore(PgRecordTables, Store):
             with self._readers().connection() as conn:
                 found += rollup_parts(conn, parts.first_hour, parts.end_hour, bucket_ms)
         for start, end in parts.edges:
-            found += [rollup.edge_rollup(row) for row in self._query(EDGE_SQL, (start, end))]
+            with self._readers().connection() as conn:
+                found += edge_parts(conn, start, end)
         return found
 
     def stats(self, since_ms: int, until_ms: int) -> dict[str, Any]:

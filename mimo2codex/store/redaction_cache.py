@@ -35,6 +35,7 @@ _BOUNDARY = b"},{"
 DEFAULT_MIN_PIECE = 2048
 #: bytes of pieces and their results kept (the writer's memory for this, per capture policy)
 DEFAULT_MAX_BYTES = 32 << 20
+_SEEN_MAX = 1 << 16
 
 
 class RedactionCache:
@@ -45,6 +46,8 @@ class RedactionCache:
         self.max_bytes = max_bytes
         self._pieces: OrderedDict[bytes, str] = OrderedDict()
         self._size = 0
+        #: hashes of pieces seen once (a collision only chooses the slower, equally exact path)
+        self._seen: dict[int, None] = {}
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -53,16 +56,39 @@ class RedactionCache:
         """``redact_utf8(data)``, from remembered pieces where it can."""
         if len(data) < 2 * self.min_piece:
             return redact_utf8(data)
-        pieces: list[str] = []
+        pieces = self._cut(data)
+        with self._lock:
+            found = [self._pieces.get(piece) for piece in pieces]
+            for piece, text in zip(pieces, found, strict=True):
+                if text is not None:
+                    self._pieces.move_to_end(piece)
+                    self.hits += 1
+            known = any(text is not None for text in found) or any(hash(piece) in self._seen for piece in pieces)
+            if not known:
+                # A body none of whose pieces came before: one pass over the whole costs less
+                # than piece by piece. Its pieces are noted, and remembered when they come back.
+                for piece in pieces:
+                    self._seen[hash(piece)] = None
+                while len(self._seen) > _SEEN_MAX:
+                    del self._seen[next(iter(self._seen))]
+                self.misses += len(pieces)
+        if not known:
+            return redact_utf8(data)
+        return "".join(
+            text if text is not None else self._piece(piece) for piece, text in zip(pieces, found, strict=True)
+        )
+
+    def _cut(self, data: bytes) -> list[bytes]:
+        pieces: list[bytes] = []
         start = 0
         at = data.find(_BOUNDARY, self.min_piece)
         while at >= 0:
             end = at + 2  # just after the comma
-            pieces.append(self._piece(data[start:end]))
+            pieces.append(data[start:end])
             start = end
             at = data.find(_BOUNDARY, end + self.min_piece)
-        pieces.append(self._piece(data[start:]))
-        return "".join(pieces)
+        pieces.append(data[start:])
+        return pieces
 
     def _piece(self, piece: bytes) -> str:
         with self._lock:

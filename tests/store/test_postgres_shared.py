@@ -14,6 +14,7 @@ import psycopg
 import pytest
 
 from mimo2codex.request_log import RequestRecord
+from mimo2codex.store import histogram
 from mimo2codex.store.base import LogQuery
 from mimo2codex.store.capture import CapturePolicy
 from mimo2codex.store.postgres import PostgresStore, mask_url
@@ -94,6 +95,17 @@ def test_two_instances_share_rows_and_exact_rollups(postgres_url: str) -> None:
             assert sum(p["requests"] for p in stats["by_provider"]) == expected["requests"]
         whole = reader.stats(until_ms - 4 * HOUR_MS, until_ms)
         assert whole["requests"] == 2 * per_instance
+        # the histograms too: whole hours from the rollups and the edges from raw rows add up to
+        # the percentiles of every request's own latency
+        latency: dict[int, int] = {}
+        ttft: dict[int, int] = {}
+        for n in range(per_instance):
+            record = _record("x", n, now)
+            for _ in stores:
+                histogram.add(latency, round(record.duration_ms))
+                histogram.add(ttft, round(record.first_event_ms or 0))
+        assert {k: whole["latency_ms"][k] for k in ("p50", "p95", "p99")} == histogram.percentiles(latency)
+        assert {k: whole["ttft_ms"][k] for k in ("p50", "p95", "p99")} == histogram.percentiles(ttft)
         series = reader.timeseries(until_ms - 4 * HOUR_MS, until_ms, "hour")
         assert sum(bucket["requests"] for bucket in series) == 2 * per_instance
     finally:
