@@ -93,7 +93,8 @@ def test_locked_database(stack: Any) -> None:
     assert_served(load(live.url, 20))
     assert store.flush(5)
     assert store.db_stats()["rows"] == 20
-    blocker = sqlite3.connect(store.path, isolation_level=None, timeout=0)
+    # a wait of its own: the writer's maintenance step may hold the lock for a moment right now
+    blocker = sqlite3.connect(store.path, isolation_level=None, timeout=BUSY_SECONDS)
     blocker.execute("BEGIN EXCLUSIVE")
     try:
         assert_served(load(live.url, 40))
