@@ -1,6 +1,6 @@
 """The command line: flags -> settings -> uvicorn, or a printed Codex configuration. No logic of its own.
 
-Every option comes from :data:`mimo2codex.settings.OPTIONS`, so it has an environment variable too,
+Every option comes from :data:`mimo2codex.options.OPTIONS`, so it has an environment variable too,
 and works before or after a subcommand (``mimo2codex --port 9000 print-config`` or
 ``mimo2codex print-config --port 9000``).
 """
@@ -21,7 +21,8 @@ from mimo2codex import __version__, redaction
 from mimo2codex.banner import render_banner, use_color
 from mimo2codex.catalog import CATALOG_FILE, catalog_providers, codex_catalog, write_catalog
 from mimo2codex.errors import ConfigError
-from mimo2codex.settings import OPTIONS, Option, Settings, load_settings
+from mimo2codex.options import OPTIONS, Option
+from mimo2codex.settings import Settings, load_settings
 from mimo2codex.snippets import render_snippets, toml_string
 from mimo2codex.subcommands import Subcommand, load_subcommands
 from mimo2codex.vision.backend import image_readers

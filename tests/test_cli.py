@@ -11,7 +11,8 @@ import pytest
 
 from mimo2codex import __version__, cli
 from mimo2codex.banner import render_banner
-from mimo2codex.settings import OPTIONS, Settings, load_settings
+from mimo2codex.options import OPTIONS
+from mimo2codex.settings import Settings, load_settings
 from mimo2codex.snippets import render_snippets
 
 KEY = "sk-the-real-upstream-key-0123456789"

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from mimo2codex.errors import ConfigError
+from mimo2codex.options import OPTIONS
 from mimo2codex.secret import Secret
-from mimo2codex.settings import OPTIONS, Settings, load_settings, settings_table
+from mimo2codex.settings import Settings, load_settings, settings_table
 
 KEYS = {"MIMO_API_KEY": "sk-m", "DS_API_KEY": "sk-d"}
 

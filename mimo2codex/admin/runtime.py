@@ -21,10 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from mimo2codex.errors import NotFound
+from mimo2codex.options import OPTIONS
 from mimo2codex.providers.base import ModelInfo, Provider
 from mimo2codex.providers.config_file import FILE_NAME
 from mimo2codex.routing import Route, Router
-from mimo2codex.settings import OPTIONS, Settings, load_settings
+from mimo2codex.settings import Settings, load_settings
 
 log = logging.getLogger("mimo2codex.admin")
 

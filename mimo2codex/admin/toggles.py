@@ -24,7 +24,8 @@ from mimo2codex.admin.context import AdminContext, tunable
 from mimo2codex.admin.spec import ANY_OBJ, STR, ApiRoute, Param, arr, nullable, obj
 from mimo2codex.errors import ConfigError, Conflict, InvalidRequest, NotFound
 from mimo2codex.http_body import json_response, read_json_object
-from mimo2codex.settings import OPTIONS, Settings
+from mimo2codex.options import OPTIONS
+from mimo2codex.settings import Settings
 from mimo2codex.store.capture import BODY_MODES, CapturePolicy
 from mimo2codex.store.preferences import check_setting
 

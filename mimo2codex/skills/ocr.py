@@ -12,7 +12,8 @@ import json
 import sys
 from typing import Any
 
-from mimo2codex.settings import Settings, parse_size
+from mimo2codex.options import parse_size
+from mimo2codex.settings import Settings
 from mimo2codex.skills.chat_client import ChatClient, add_target_arguments, pick_vision_model, resolve_target
 from mimo2codex.skills.failure import InvalidOutput, UsageError, emit_json, guarded
 from mimo2codex.skills.http_client import HttpClient

@@ -1,0 +1,74 @@
+"""Stored responses on their way to the database, shared by both backends.
+
+``store: true`` must not wait for a database write (the request path only enqueues), yet the next
+request's ``previous_response_id`` and a ``GET /v1/responses/{id}`` right after the stream must find
+the response. So a put is kept here until the writer has committed it. A delete of a response that
+is still on its way is queued *behind* its put (:class:`ResponseDeletion`), and the id is hidden
+until the writer has applied the delete: a deleted response never comes back, whatever the timing.
+
+>>> pending = PendingResponses()
+>>> pending.add(StoredResponse("resp_1", {}, []))
+>>> pending.lookup("resp_1") is not None, pending.take("resp_1"), pending.lookup("resp_1")
+(True, True, None)
+>>> pending.hidden("resp_1")
+True
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from mimo2codex.store.base import StoredResponse
+
+#: responses kept while the database cannot take them; past this the oldest is forgotten
+PENDING_RESPONSES = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseDeletion:
+    """A delete the writer applies after every put queued before it."""
+
+    id: str
+
+
+class PendingResponses:
+    def __init__(self, limit: int = PENDING_RESPONSES) -> None:
+        self._limit = limit
+        self._items: dict[str, StoredResponse] = {}
+        #: ids deleted while their put was queued: hidden until the writer applied the delete
+        self._deleted: set[str] = set()
+        self._lock = threading.Lock()
+
+    def add(self, stored: StoredResponse) -> None:
+        with self._lock:
+            if len(self._items) >= self._limit:  # the database is failing: forget the oldest
+                self._items.pop(next(iter(self._items)))
+            self._items[stored.id] = stored
+
+    def lookup(self, response_id: str) -> StoredResponse | None:
+        with self._lock:
+            return self._items.get(response_id)
+
+    def hidden(self, response_id: str) -> bool:
+        """True while a delete of this id waits for the writer (the database may still hold it)."""
+        with self._lock:
+            return response_id in self._deleted
+
+    def take(self, response_id: str) -> bool:
+        """Remove a response not yet written; True when there was one (queue a :class:`ResponseDeletion`)."""
+        with self._lock:
+            if self._items.pop(response_id, None) is None:
+                return False
+            self._deleted.add(response_id)
+            return True
+
+    def settle(self, written: Iterable[StoredResponse], deleted: Iterable[ResponseDeletion]) -> None:
+        """After the writer's commit: what it wrote and deleted is the database's now."""
+        with self._lock:
+            for stored in written:
+                if self._items.get(stored.id) is stored:
+                    del self._items[stored.id]
+            for deletion in deleted:
+                self._deleted.discard(deletion.id)
