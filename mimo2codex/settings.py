@@ -13,6 +13,7 @@ README drifts).
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from collections.abc import Mapping
@@ -219,8 +220,20 @@ def load_settings(
     settings = Settings(**values)
     if serving:
         check_bind(settings.host, settings.auth_tokens, settings.insecure_no_auth)
+        _check_database_driver(settings.database_url, sources.get("database_url", "MIMO2CODEX_DATABASE_URL"))
     settings.router()  # fail at startup, not on the first request
     return settings
+
+
+def _check_database_driver(url: Secret | None, source: str) -> None:
+    """A PostgreSQL URL needs the optional driver: say so at startup, not as a traceback in the lifespan."""
+    if url is None or not url.reveal().startswith(("postgres://", "postgresql://")):
+        return
+    if importlib.util.find_spec("psycopg") is None or importlib.util.find_spec("psycopg_pool") is None:
+        raise ConfigError(
+            f"{source} is a PostgreSQL URL, but the PostgreSQL driver is not installed: "
+            "pip install 'mimo2codex[postgres]' (or unset it to log to SQLite in the data directory)"
+        )
 
 
 def _missing_key(default: Provider, providers: list[Provider]) -> ConfigError:

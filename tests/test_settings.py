@@ -121,3 +121,17 @@ def test_settings_table_lists_every_option() -> None:
     for option in OPTIONS:
         assert f"`{option.flag}" in table or f", {option.flag}" in table
         assert option.env is None or f"`{option.env}`" in table
+
+
+def test_a_postgresql_url_without_the_driver_is_a_clear_startup_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "psycopg" else real(name, *a))
+    env = {
+        "DS_API_KEY": "sk-1",
+        "MIMO2CODEX_DEFAULT_PROVIDER": "ds",
+        "MIMO2CODEX_DATABASE_URL": "postgresql://u:pw@h/db",
+    }
+    with pytest.raises(ConfigError, match=r"MIMO2CODEX_DATABASE_URL is a PostgreSQL URL.*mimo2codex\[postgres\]"):
+        load_settings(env)

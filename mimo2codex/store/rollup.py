@@ -153,20 +153,21 @@ class Rollup:
         }
 
 
-def key_of(row: Mapping[str, Any]) -> RollupKey:
+def key_of(row: Mapping[str, Any], size_ms: int = HOUR_MS) -> RollupKey:
+    ts = int(row["ts"])
     return (
-        hour_of(int(row["ts"])),
+        ts - ts % size_ms,
         str(row.get("provider_id") or ""),
         str(row.get("client_model") or ""),
         str(row.get("upstream_model") or ""),
     )
 
 
-def fold(rows: Iterable[Mapping[str, Any]]) -> dict[RollupKey, Rollup]:
-    """Per-key deltas of a batch of log rows."""
+def fold(rows: Iterable[Mapping[str, Any]], size_ms: int = HOUR_MS) -> dict[RollupKey, Rollup]:
+    """Per-key deltas of a batch of log rows (keyed by hour, or by ``size_ms`` units)."""
     deltas: dict[RollupKey, Rollup] = {}
     for row in rows:
-        key = key_of(row)
+        key = key_of(row, size_ms)
         rollup = deltas.get(key)
         if rollup is None:
             rollup = deltas[key] = Rollup()
@@ -296,7 +297,8 @@ def report(parts: Iterable[tuple[RollupKey, Rollup]], since_ms: int, until_ms: i
         totals.merge(rollup)
         route = (provider, client_model, upstream_model)
         routes.setdefault(route, Rollup()).merge(rollup)
-        last_hour[route] = max(hour, last_hour.get(route, hour))
+        seen = hour_of(hour)  # a minute's or edge's key is floored to its hour
+        last_hour[route] = max(seen, last_hour.get(route, seen))
         for name, value in (
             ("provider_id", provider),
             ("client_model", client_model),
