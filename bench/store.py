@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from bench import store_before as before
 from bench.store_data import codex_record, codex_request_body, generate
 from mimo2codex.store.base import LogQuery, Store
 from mimo2codex.store.capture import CapturePolicy
@@ -72,9 +73,10 @@ class Backends:
 
             with psycopg.connect(self.pg_url, autocommit=True) as conn:
                 conn.execute(
-                    "DROP TABLE IF EXISTS chat_logs, log_rollups_hourly, models, model_aliases, settings, stored_responses, migrations CASCADE"
+                    "DROP TABLE IF EXISTS chat_logs, log_rollups_hourly, log_rollups_minute, log_rollups_daily, "
+                    "models, model_aliases, settings, stored_responses, migrations CASCADE"
                 )
-                conn.execute("DROP FUNCTION IF EXISTS m2c_jsonb_add(jsonb, jsonb)")
+                conn.execute("DROP FUNCTION IF EXISTS m2c_jsonb_add(jsonb, jsonb) CASCADE")
             return self.pg_url
         if self._server is None:
             from tests.postgres_server import PostgresServer
@@ -226,6 +228,12 @@ def bench_queries(
                 "stats, last 24 h": lambda: store.stats(_now() - DAY_MS, _now()),
                 "timeseries, 24 h hourly": lambda: store.timeseries(_now() - DAY_MS, _now(), "hour"),
                 "timeseries, 30 days daily": lambda: store.timeseries(_now() - 30 * DAY_MS, _now(), "day"),
+                # the read path before the minute and daily rollups (bench/store_before.py), same log
+                "before: stats, last 24 h": lambda: before.stats(store, _now() - DAY_MS, _now()),
+                "before: timeseries, 24 h hourly": lambda: before.timeseries(store, _now() - DAY_MS, _now(), "hour"),
+                "before: timeseries, 30 days daily": lambda: before.timeseries(
+                    store, _now() - 30 * DAY_MS, _now(), "day"
+                ),
                 "logs list, newest 50": lambda: store.logs(LogQuery(limit=50)),
                 "logs list, one provider": lambda: store.logs(LogQuery(provider="qwen", limit=50)),
                 "logs list, failed requests": lambda: store.logs(LogQuery(status_class="error", limit=50)),
@@ -246,6 +254,11 @@ def bench_queries(
         }
         result["db_bytes"] = backends.size(backend, store)
         result["stats_check"] = store.stats(_now() - 31 * DAY_MS, _now())["requests"]
+        # both read paths agree on a fixed window (no request lands in it any more)
+        since, until = _now() - 7 * DAY_MS - 1234, _now() - 2 * DAY_MS - 5678
+        now_doc, before_doc = store.stats(since, until), before.stats(store, since, until)
+        compared = ("requests", "errors", "errors_by_code", "prompt_tokens", "latency_ms", "ttft_ms")
+        result["before_agrees"] = all(now_doc[k] == before_doc[k] for k in compared)
     finally:
         store.close()
     return result

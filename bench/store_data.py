@@ -5,8 +5,9 @@
 - :func:`generate` fills a store's database with ``n`` rows spread over ``days`` days and their
   hourly rollups, without going through the writer: rows come from small pools of values (varied
   enough for the indexes and the histograms to be realistic), go in with ``executemany`` (SQLite) or
-  a binary ``COPY`` (PostgreSQL) in big transactions, and the rollups are summed on the way and
-  written once at the end. 10 million rows take a few minutes per backend.
+  a binary ``COPY`` (PostgreSQL) in big transactions, and the hourly rollups are summed on the way
+  and written once at the end; the minute and daily rollups are then filled by the backfill the
+  store's migration runs on an existing log (a GROUP BY over the rows, a day at a time). 10 million rows take a few minutes per backend.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 import orjson
 
 from mimo2codex.request_log import RequestRecord
-from mimo2codex.store import histogram, rollup
+from mimo2codex.store import histogram, pg_rollups, rollup, sqlite_rollups
 from mimo2codex.store.row import COLUMN_NAMES
 
 FIXTURE = Path("/work/shared/fixtures/codex-cli-0.169.0/turn1-tool-task.request.json")
@@ -267,6 +268,8 @@ def _load_sqlite(
         f"INSERT OR REPLACE INTO log_rollups_hourly ({', '.join(_ROLLUP_COLUMNS)}) VALUES ({', '.join('?' * len(_ROLLUP_COLUMNS))})",
         _rollup_rows(acc),
     )
+    # the minute and daily rollups, the way the migration fills them for an existing database
+    sqlite_rollups.backfill(conn)
     conn.execute("COMMIT")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
@@ -304,5 +307,8 @@ def _load_postgres(
                 f"INSERT INTO log_rollups_hourly ({', '.join(_ROLLUP_COLUMNS)}) VALUES ({placeholders})",  # type: ignore[arg-type]
                 _rollup_rows(acc),
             )
+        with conn.transaction():
+            pg_rollups.backfill(conn)  # the minute and daily rollups, as the migration fills them
         conn.execute("ANALYZE chat_logs")  # autovacuum would, a minute later
-        conn.execute("ANALYZE log_rollups_hourly")
+        for table in ("log_rollups_hourly", "log_rollups_minute", "log_rollups_daily"):
+            conn.execute(f"ANALYZE {table}")  # type: ignore[arg-type]

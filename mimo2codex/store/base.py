@@ -23,6 +23,17 @@ StoreStatus = Literal["ok", "degraded", "disabled"]
 Bucket = Literal["hour", "day"]
 
 
+def release_unwanted_bodies(record: RequestRecord, policy: CapturePolicy) -> None:
+    """Drop the body references of a finished request whose bodies ``policy`` will not store.
+
+    The request path keeps them until it knows how the request ended (``errors-only`` wants only the
+    failed ones); once it has ended, a success's bodies are let go here, as with the log off, instead
+    of living on in the queue until the writer discards them (a Codex request is ~45 KB).
+    """
+    if (record.request_body is not None or record.response_body is not None) and not policy.wants(record):
+        record.request_body = record.response_body = None
+
+
 @dataclass(frozen=True, slots=True)
 class StoreState:
     """What health, ``/metrics`` and the admin report about the log itself."""

@@ -126,7 +126,9 @@ def assemble(
         keyed[key] = rollup.Rollup.from_columns(row)
         times[key] = rollup.hour_of(int(row["last"])) if per_route else key[0]
     for row in sparse:
-        found = keyed[(int(row["bucket"]), str(row["provider_id"]), str(row["client_model"]), str(row["upstream_model"]))]
+        found = keyed[
+            (int(row["bucket"]), str(row["provider_id"]), str(row["client_model"]), str(row["upstream_model"]))
+        ]
         kind, bucket, n = row["kind"], str(row["k"]), int(row["n"])
         if kind == "errors_by_code":
             found.errors_by_code[bucket] = found.errors_by_code.get(bucket, 0) + n
@@ -134,4 +136,83 @@ def assemble(
             found.latency[int(bucket)] = found.latency.get(int(bucket), 0) + n
         else:
             found.ttft[int(bucket)] = found.ttft.get(int(bucket), 0) + n
-    return [((times[key], *key[1:]), part) for key, part in keyed.items()]  # type: ignore[misc]
+    return [((times[key], key[1], key[2], key[3]), part) for key, part in keyed.items()]
+
+
+def newest_hour_sql(counters: Iterable[Mapping[str, Any]], placeholder: str) -> tuple[str, list[int]] | None:
+    """For a stats read of the daily rollups: the query of each route's newest hour within its newest
+    day (from the hourly rollups: a day's rows only), so "last seen" keeps its hour. None: no rows."""
+    days = sorted({int(row["last"]) for row in counters})
+    if not days:
+        return None
+    condition, params = range_condition("hour", [(day, day + DAY_MS) for day in days], placeholder)
+    return (
+        "SELECT provider_id, client_model, upstream_model, MAX(hour) AS last "
+        f"FROM {HOUR.table} WHERE {condition} GROUP BY 1, 2, 3",
+        params,
+    )
+
+
+def with_newest_hours(
+    counters: Iterable[Mapping[str, Any]], newest: Iterable[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """``counters`` with ``last`` replaced by the route's newest hour found by :func:`newest_hour_sql`."""
+    hours = {(row["provider_id"], row["client_model"], row["upstream_model"]): int(row["last"]) for row in newest}
+    out = []
+    for row in counters:
+        route = (row["provider_id"], row["client_model"], row["upstream_model"])
+        out.append({**row, "last": max(int(row["last"]), hours.get(route, 0))})
+    return out
+
+
+def minute_backfill_sql(*, placeholder: str, modulo: str, object_agg: str) -> str:
+    """``INSERT`` of the minute rollups of the raw rows with ``ts`` in ``[?, ?)`` (four times those two
+    parameters), summed in the database: what :meth:`rollup.Rollup.add_row` folds, without a row
+    reaching Python. The dialect's bits: the placeholder, the modulo operator (``%%`` when psycopg
+    parses the text) and the JSON object aggregate."""
+    unit = f"ts - ts {modulo} {MINUTE_MS}"
+    route = (
+        "coalesce(provider_id, '') AS provider_id, coalesce(client_model, '') AS client_model, "
+        "coalesce(upstream_model, '') AS upstream_model"
+    )
+    label = "coalesce(error_code, CASE WHEN status_code >= 400 THEN 'http_' || status_code END)"
+    where = f"ts >= {placeholder} AND ts < {placeholder}"
+    keys = "minute, provider_id, client_model, upstream_model"
+    summed = (
+        ("prompt_tokens", "prompt_tokens"),
+        ("completion_tokens", "completion_tokens"),
+        ("total_tokens", "total_tokens"),
+        ("cached_tokens", "cached_tokens"),
+        ("reasoning_tokens", "reasoning_tokens"),
+        ("duration_sum", "duration_ms"),
+        ("ttft_sum", "ttft_ms"),
+        ("bytes_in", "bytes_in"),
+        ("bytes_out", "bytes_out"),
+    )
+    counters = (
+        f"SELECT {unit} AS minute, {route}, count(*) AS requests, "
+        f"sum(CASE WHEN {label} IS NOT NULL THEN 1 ELSE 0 END) AS errors, "
+        f"sum(CASE WHEN outcome = 'cancelled' THEN 1 ELSE 0 END) AS cancelled, "
+        + ", ".join(f"coalesce(sum({column}), 0) AS {name}" for name, column in summed)
+        + f" FROM chat_logs WHERE {where} GROUP BY 1, 2, 3, 4"
+    )
+
+    def sparse(value: str, condition: str) -> str:
+        # one JSON object per key: {error label or histogram bucket: rows}
+        return (
+            f"SELECT {keys}, {object_agg}(CAST(v AS TEXT), n) AS obj FROM ("
+            f"SELECT {unit} AS minute, {route}, {value} AS v, count(*) AS n FROM chat_logs "
+            f"WHERE {where} AND {condition} GROUP BY 1, 2, 3, 4, 5) AS g GROUP BY 1, 2, 3, 4"
+        )
+
+    columns = ", ".join((*rollup.COUNTERS, "errors_by_code", "latency_hist", "ttft_hist"))
+    return (
+        f"INSERT INTO {MINUTE.table} ({keys}, {columns}) "
+        f"SELECT c.minute, c.provider_id, c.client_model, c.upstream_model, "
+        + ", ".join(f"c.{name}" for name in rollup.COUNTERS)
+        + ", coalesce(e.obj, '{}'), coalesce(l.obj, '{}'), coalesce(t.obj, '{}') "
+        + f"FROM ({counters}) AS c "
+        + f"LEFT JOIN ({sparse(label, f'{label} IS NOT NULL')}) AS e USING ({keys}) "
+        + f"LEFT JOIN ({sparse('coalesce(duration_bucket, 0)', '1 = 1')}) AS l USING ({keys}) "
+        + f"LEFT JOIN ({sparse('ttft_bucket', 'ttft_bucket IS NOT NULL')}) AS t USING ({keys})"
+    )

@@ -94,6 +94,12 @@ def _import_node_logs(conn: sqlite3.Connection) -> None:
     import_node_tables(conn)
 
 
+def _rollup_levels(conn: sqlite3.Connection) -> None:
+    from mimo2codex.store.sqlite_rollups import create_levels
+
+    create_levels(conn)
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     name: str
@@ -103,6 +109,7 @@ class Migration:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_initial", _initial),
     Migration("0002_import_node_logs", _import_node_logs),
+    Migration("0003_rollup_levels", _rollup_levels),
 )
 
 

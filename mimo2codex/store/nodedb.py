@@ -145,7 +145,7 @@ def _import_logs(conn: sqlite3.Connection) -> None:
         "duration_bucket = m2c_bucket(duration_ms), stream = COALESCE(stream, 0), "
         'notes = \'{"imported_from":"node"}\' WHERE outcome IS NULL'
     )
-    from mimo2codex.store.sqlite import edge_rollups  # the same grouping the stats edges use
+    from mimo2codex.store.sqlite_rollups import edge_rollups  # the same grouping the stats edges use
 
     def query(sql: str, params: Sequence[Any]) -> Iterator[dict[str, Any]]:
         cursor = conn.execute(sql, params)

@@ -1,4 +1,5 @@
-"""The hourly rollups on PostgreSQL: the writer's upsert, and the readers' sums (a part of PostgresStore).
+"""The rollups on PostgreSQL (per minute, hour and day, :mod:`mimo2codex.store.levels`): the writer's
+upserts, the readers' sums, pruning and the backfill (a part of PostgresStore).
 
 The rollups' histograms and error counts are ``jsonb`` objects: an upsert adds a batch's deltas to
 them in the server (``m2c_jsonb_add``, :mod:`mimo2codex.store.pg_schema`), so two instances writing
@@ -8,38 +9,43 @@ route in the server too, so only the sums come back.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from mimo2codex.store import rollup
+from mimo2codex.store import levels, rollup
+from mimo2codex.store.levels import Level
 
 if TYPE_CHECKING:
     import psycopg
 
 Parts = list[tuple[rollup.RollupKey, rollup.Rollup]]
 
-KEY = ("hour", "provider_id", "client_model", "upstream_model")
+ROUTE = ("provider_id", "client_model", "upstream_model")
+KEY = ("hour", *ROUTE)
 JSON_COLUMNS = ("errors_by_code", "latency_hist", "ttft_hist")
-UPSERT_SQL = (
-    f"INSERT INTO log_rollups_hourly AS r ({', '.join((*KEY, *rollup.COUNTERS, *JSON_COLUMNS))}) "
-    f"VALUES ({', '.join(['%s'] * (len(KEY) + len(rollup.COUNTERS)) + ['%s::jsonb'] * len(JSON_COLUMNS))}) "
-    f"ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET "
-    + ", ".join(
-        [f"{c} = r.{c} + excluded.{c}" for c in rollup.COUNTERS]
-        + [f"{c} = m2c_jsonb_add(r.{c}, excluded.{c})" for c in JSON_COLUMNS]
+
+
+def upsert_sql(level: Level) -> str:
+    """Add a delta to ``level``'s row of a key, counters and JSON objects summed in the server."""
+    names = (level.column, *ROUTE, *rollup.COUNTERS, *JSON_COLUMNS)
+    placeholders = ["%s"] * (1 + len(ROUTE) + len(rollup.COUNTERS)) + ["%s::jsonb"] * len(JSON_COLUMNS)
+    return (
+        f"INSERT INTO {level.table} AS r ({', '.join(names)}) VALUES ({', '.join(placeholders)}) "
+        f"ON CONFLICT ({level.column}, {', '.join(ROUTE)}) DO UPDATE SET "
+        + ", ".join(
+            [f"{c} = r.{c} + excluded.{c}" for c in rollup.COUNTERS]
+            + [f"{c} = m2c_jsonb_add(r.{c}, excluded.{c})" for c in JSON_COLUMNS]
+        )
     )
-)
+
+
+UPSERTS: dict[Level, str] = {level: upsert_sql(level) for level in levels.LEVELS}
 COUNTER_SUMS = ", ".join(f"sum({c})::bigint AS {c}" for c in rollup.COUNTERS)
-JSON_SUMS = " UNION ALL ".join(
-    f"SELECT {{group}} AS bucket, provider_id, client_model, upstream_model, '{c}' AS kind, e.key, "
-    f"sum(e.value::bigint)::bigint AS n FROM log_rollups_hourly, jsonb_each_text({c}) AS e "
-    "WHERE hour >= %s AND hour < %s GROUP BY 1, 2, 3, 4, 5, 6"
-    for c in JSON_COLUMNS
-)
 #: A partial edge hour of a window, from the raw rows, in two small sums: the counters per route and
 #: error (rollup.edge_rollup adds them up exactly), and the histograms per route and bucket. One
 #: grouping by both would return a group per route, error and bucket pair: thousands of rows to decode.
 _EDGE_KEY = (
-    "ts - ts %% 3600000 AS hour, coalesce(provider_id, '') AS provider_id, "
+    "ts - ts %% {size} AS hour, coalesce(provider_id, '') AS provider_id, "
     "coalesce(client_model, '') AS client_model, coalesce(upstream_model, '') AS upstream_model"
 )
 EDGE_COUNTERS_SQL = f"""
@@ -63,51 +69,106 @@ FROM chat_logs WHERE ts >= %s AND ts < %s AND ttft_bucket IS NOT NULL GROUP BY 1
 """
 
 
+MINUTE_BACKFILL_SQL = levels.minute_backfill_sql(placeholder="%s", modulo="%%", object_agg="jsonb_object_agg")
+
+
 def rollup_params(key: rollup.RollupKey, delta: rollup.Rollup) -> tuple[Any, ...]:
-    """The parameters of :data:`UPSERT_SQL` for one key's delta."""
+    """The parameters of an :func:`upsert_sql` statement for one key's delta."""
     columns = delta.to_columns()
     return (*key, *(columns[c] for c in rollup.COUNTERS), *(columns[c] for c in JSON_COLUMNS))
 
 
-def rollup_parts(conn: psycopg.Connection[Any], first_hour: int, end_hour: int, bucket_ms: int | None) -> Parts:
-    """Whole hours from the rollups, summed in the server per bucket (None: one bucket) and route.
+def _dicts(conn: psycopg.Connection[Any], sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+    """``sql``'s rows as dicts, whatever the connection's own row factory (the migration's is tuples)."""
+    from psycopg.rows import dict_row  # the driver is imported only when PostgreSQL is used
 
-    ``conn`` returns rows as dicts (the readers' pool).
-    """
-    group = "0" if bucket_ms is None else f"hour - hour %% {int(bucket_ms)}"
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(sql, params).fetchall()
+
+
+def level_parts(
+    conn: psycopg.Connection[Any], level: Level, ranges: Sequence[levels.Range], bucket_ms: int | None
+) -> Parts:
+    """``level``'s rows in ``ranges`` summed in the server per bucket (None: per route only) and route."""
+    col = level.column
+    condition, params = levels.range_condition(col, ranges, "%s")
+    group = "0" if bucket_ms is None else f"{col} - {col} %% {int(bucket_ms)}"
+    counters = _dicts(
+        conn,
+        f"SELECT {group} AS bucket, {', '.join(ROUTE)}, max({col}) AS last, {COUNTER_SUMS} "
+        f"FROM {level.table} WHERE {condition} GROUP BY 1, 2, 3, 4",
+        params,
+    )
+    sparse_sql = " UNION ALL ".join(
+        f"SELECT {group} AS bucket, {', '.join(ROUTE)}, '{c}' AS kind, e.key AS k, "
+        f"sum(e.value::bigint)::bigint AS n FROM {level.table}, jsonb_each_text({c}) AS e "
+        f"WHERE {condition} GROUP BY 1, 2, 3, 4, 6"
+        for c in JSON_COLUMNS
+    )
+    sparse = _dicts(conn, sparse_sql, params * len(JSON_COLUMNS))
+    if bucket_ms is None and level is levels.DAY:
+        newest = levels.newest_hour_sql(counters, "%s")
+        if newest is not None:
+            counters = levels.with_newest_hours(counters, _dicts(conn, *newest))
+    return levels.assemble(counters, sparse, per_route=bucket_ms is None)
+
+
+def edge_parts(conn: psycopg.Connection[Any], since_ms: int, until_ms: int, size_ms: int = rollup.HOUR_MS) -> Parts:
+    """The raw rows of ``[since_ms, until_ms)`` per ``size_ms`` unit (an hour) and route."""
     keyed: dict[rollup.RollupKey, rollup.Rollup] = {}
-    counters = conn.execute(
-        f"SELECT {group} AS bucket, provider_id, client_model, upstream_model, {COUNTER_SUMS} "
-        "FROM log_rollups_hourly WHERE hour >= %s AND hour < %s GROUP BY 1, 2, 3, 4",
-        (first_hour, end_hour),
-    ).fetchall()
-    for row in counters:
-        key = (int(row["bucket"]), row["provider_id"], row["client_model"], row["upstream_model"])
-        keyed[key] = rollup.Rollup.from_columns(row)
-    sparse = conn.execute(JSON_SUMS.format(group=group), (first_hour, end_hour) * len(JSON_COLUMNS))
-    for row in sparse.fetchall():
-        found = keyed[(int(row["bucket"]), row["provider_id"], row["client_model"], row["upstream_model"])]
-        kind, bucket, n = row["kind"], row["key"], int(row["n"])
-        if kind == "errors_by_code":
-            found.errors_by_code[bucket] = n
-        elif kind == "latency_hist":
-            found.latency[int(bucket)] = n
-        else:
-            found.ttft[int(bucket)] = n
-    return list(keyed.items())
-
-
-def edge_parts(conn: psycopg.Connection[Any], since_ms: int, until_ms: int) -> Parts:
-    """A partial hour ``[since_ms, until_ms)`` from the raw rows, per hour and route (dict rows)."""
-    keyed: dict[rollup.RollupKey, rollup.Rollup] = {}
-    for row in conn.execute(EDGE_COUNTERS_SQL, (since_ms, until_ms)).fetchall():
+    size = str(int(size_ms))
+    for row in _dicts(conn, EDGE_COUNTERS_SQL.replace("{size}", size), (since_ms, until_ms)):
         key, part = rollup.edge_rollup(row)
         part.latency, part.ttft = {}, {}  # the histograms come from their own sum below
         found = keyed.get(key)
         keyed[key] = part if found is None else found.merge(part)
-    for row in conn.execute(EDGE_HISTOGRAMS_SQL, (since_ms, until_ms) * 2).fetchall():
+    for row in _dicts(conn, EDGE_HISTOGRAMS_SQL.replace("{size}", size), (since_ms, until_ms) * 2):
         key = (int(row["hour"]), row["provider_id"], row["client_model"], row["upstream_model"])
         target = keyed[key].latency if row["kind"] == "latency" else keyed[key].ttft
         bucket = int(row["bucket"] or 0)
         target[bucket] = target.get(bucket, 0) + int(row["n"])
     return list(keyed.items())
+
+
+def window(conn: psycopg.Connection[Any], since_ms: int, until_ms: int, bucket_ms: int | None) -> Parts:
+    """A window's rollups: each level's whole units summed in the server, sub-minute edges from raw rows."""
+    plan = levels.plan(since_ms, until_ms, bucket_ms)
+    found: Parts = []
+    for level, ranges in plan.levels:
+        found += level_parts(conn, level, ranges, bucket_ms)
+    for start, end in plan.raw:
+        found += edge_parts(conn, start, end)
+    return found
+
+
+#: rollup units a pruning step deletes at most (times the routes)
+PRUNE_UNITS = 60
+
+
+def prune_minutes(conn: psycopg.Connection[Any], before_ms: int) -> None:
+    """Delete the oldest minute rollups before ``before_ms``, at most :data:`PRUNE_UNITS` minutes."""
+    col, table = levels.MINUTE.column, levels.MINUTE.table
+    conn.execute(
+        f"DELETE FROM {table} WHERE {col} < %s AND {col} < (SELECT min({col}) FROM {table}) + %s",
+        (before_ms, PRUNE_UNITS * levels.MINUTE_MS),
+    )
+
+
+def backfill(conn: psycopg.Connection[Any]) -> None:
+    """Fill the minute rollups from the raw log (a day at a time) and the daily ones from the hourly
+    rollups (summed in the server), so a database written before the levels existed answers exactly."""
+    bounds = _dicts(conn, "SELECT min(ts) AS low, max(ts) AS high FROM chat_logs", ())[0]
+    if bounds["low"] is not None:
+        day = int(bounds["low"]) - int(bounds["low"]) % rollup.DAY_MS
+        while day <= int(bounds["high"]):
+            conn.execute(MINUTE_BACKFILL_SQL, (day, day + rollup.DAY_MS) * 4)
+            day += rollup.DAY_MS
+    conn.execute(
+        f"INSERT INTO {levels.DAY.table} ({levels.DAY.column}, {', '.join(ROUTE)}, "
+        f"{', '.join(rollup.COUNTERS)}, {', '.join(JSON_COLUMNS)}) "
+        f"SELECT hour - hour % {rollup.DAY_MS}, {', '.join(ROUTE)}, "
+        + ", ".join(f"sum({c})" for c in rollup.COUNTERS)
+        + ", "
+        + ", ".join(f"m2c_jsonb_sum({c})" for c in JSON_COLUMNS)
+        + f" FROM {levels.HOUR.table} GROUP BY 1, 2, 3, 4"
+    )

@@ -100,13 +100,44 @@ def _initial(cur: psycopg.Cursor[Any]) -> None:
         cur.execute(statement)
 
 
+#: the sum of many sparse {key: count} objects (a day's hourly histograms, in the levels' backfill)
+JSONB_SUM = "CREATE AGGREGATE m2c_jsonb_sum(jsonb) (SFUNC = m2c_jsonb_add, STYPE = jsonb, INITCOND = '{}')"
+
+
+def _rollup_levels(cur: psycopg.Cursor[Any]) -> None:
+    """The minute and daily rollups (:mod:`mimo2codex.store.levels`), backfilled."""
+    from mimo2codex.store import levels
+    from mimo2codex.store.pg_rollups import backfill
+
+    counters = ",\n  ".join(f"{name} bigint NOT NULL DEFAULT 0" for name in rollup.COUNTERS)
+    for level in (levels.MINUTE, levels.DAY):
+        cur.execute(
+            f"""CREATE TABLE {level.table} (
+  {level.column} bigint NOT NULL,
+  provider_id text NOT NULL,
+  client_model text NOT NULL,
+  upstream_model text NOT NULL,
+  {counters},
+  errors_by_code jsonb NOT NULL DEFAULT '{{}}',
+  latency_hist jsonb NOT NULL DEFAULT '{{}}',
+  ttft_hist jsonb NOT NULL DEFAULT '{{}}',
+  PRIMARY KEY ({level.column}, provider_id, client_model, upstream_model)
+)"""
+        )
+    cur.execute(JSONB_SUM)
+    backfill(cur.connection)
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     name: str
     apply: Callable[[psycopg.Cursor[Any]], None]
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration("0001_initial", _initial),)
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration("0001_initial", _initial),
+    Migration("0002_rollup_levels", _rollup_levels),
+)
 
 
 def applied(conn: psycopg.Connection[Any]) -> list[tuple[str, int]]:

@@ -29,12 +29,12 @@ import orjson
 
 from mimo2codex.errors import ConfigError
 from mimo2codex.request_log import RequestRecord
-from mimo2codex.store import rollup
-from mimo2codex.store.base import Bucket, LogPage, LogQuery, Store, StoredResponse, StoreState
+from mimo2codex.store import levels, pg_rollups, rollup
+from mimo2codex.store.base import Bucket, LogPage, LogQuery, Store, StoredResponse, StoreState, release_unwanted_bodies
 from mimo2codex.store.capture import CapturePolicy
 from mimo2codex.store.logfilter import where
 from mimo2codex.store.pg_records import PUT_RESPONSE, PgRecordTables
-from mimo2codex.store.pg_rollups import UPSERT_SQL, Parts, edge_parts, rollup_params, rollup_parts
+from mimo2codex.store.pg_rollups import Parts, rollup_params
 from mimo2codex.store.pg_schema import PG_TYPES, applied, migrate
 from mimo2codex.store.row import COLUMN_NAMES, DETAIL_COLUMNS, LIST_COLUMNS, decode_row, record_to_row
 from mimo2codex.store.writer import LogWriter
@@ -190,6 +190,7 @@ class PostgresStore(PgRecordTables, Store):
     # -- the request path --------------------------------------------------------------------
     def submit(self, record: RequestRecord) -> None:
         if self.log_enabled:
+            release_unwanted_bodies(record, self.policy)
             self._writer.submit(record)
 
     def state(self) -> StoreState:
@@ -222,7 +223,7 @@ class PostgresStore(PgRecordTables, Store):
     def _write_batch(self, items: Sequence[RequestRecord | StoredResponse]) -> None:
         rows = [record_to_row(item, self.policy, self.instance) for item in items if isinstance(item, RequestRecord)]
         responses = [item for item in items if isinstance(item, StoredResponse)]
-        deltas = rollup.fold(rows)
+        deltas = levels.fold_levels(rows)
         try:
             conn = self._writer_conn()
             with conn.transaction(), conn.cursor() as cur:
@@ -232,7 +233,11 @@ class PostgresStore(PgRecordTables, Store):
                         for row in rows:
                             copy.write_row(_fit([row[name] for name in COLUMN_NAMES]))
                     # Key order: two instances upserting the same keys lock them in the same order.
-                    cur.executemany(UPSERT_SQL, [rollup_params(key, deltas[key]) for key in sorted(deltas)])
+                    for level, level_deltas in deltas.items():
+                        cur.executemany(
+                            pg_rollups.UPSERTS[level],
+                            [rollup_params(key, level_deltas[key]) for key in sorted(level_deltas)],
+                        )
                 if responses:
                     cur.executemany(PUT_RESPONSE, [self._response_values(stored) for stored in responses])
         except psycopg.Error as exc:
@@ -250,7 +255,10 @@ class PostgresStore(PgRecordTables, Store):
         conn = self._writer_conn()
         now_ms = int(self.clock() * 1000)
         if self.retention_days > 0:
-            self._delete_chunk(conn, now_ms - self.retention_days * rollup.DAY_MS)
+            bound = now_ms - self.retention_days * rollup.DAY_MS
+            self._delete_chunk(conn, bound)
+            # minute rollups live as long as the raw rows (see mimo2codex.store.levels)
+            pg_rollups.prune_minutes(conn, bound)
         if self.max_mb > 0 and self._live_bytes(conn) > self.max_mb << 20:
             self._delete_chunk(conn, None)
         conn.execute(
@@ -376,15 +384,8 @@ class PostgresStore(PgRecordTables, Store):
 
     # -- rollups -----------------------------------------------------------------------------
     def _window(self, since_ms: int, until_ms: int, bucket_ms: int | None) -> Parts:
-        parts = rollup.window_parts(since_ms, until_ms)
-        found: Parts = []
-        if parts.end_hour > parts.first_hour:
-            with self._readers().connection() as conn:
-                found += rollup_parts(conn, parts.first_hour, parts.end_hour, bucket_ms)
-        for start, end in parts.edges:
-            with self._readers().connection() as conn:
-                found += edge_parts(conn, start, end)
-        return found
+        with self._readers().connection() as conn:
+            return pg_rollups.window(conn, since_ms, until_ms, bucket_ms)
 
     def stats(self, since_ms: int, until_ms: int) -> dict[str, Any]:
         return rollup.report(self._window(since_ms, until_ms, None), since_ms, until_ms)
@@ -430,7 +431,9 @@ class PostgresStore(PgRecordTables, Store):
         # SQLite's VACUUM or PostgreSQL's VACUUM FULL, which rewrite the table and are not run here).
         with self._connect(timeout_ms=0, role="vacuum") as conn:
             before = int(conn.execute("SELECT pg_database_size(current_database())").fetchone()[0])  # type: ignore[index]
-            conn.execute("VACUUM (ANALYZE) chat_logs, log_rollups_hourly, stored_responses")
+            conn.execute(
+                "VACUUM (ANALYZE) chat_logs, log_rollups_minute, log_rollups_hourly, log_rollups_daily, stored_responses"
+            )
             after = int(conn.execute("SELECT pg_database_size(current_database())").fetchone()[0])  # type: ignore[index]
         return {
             "ok": True,

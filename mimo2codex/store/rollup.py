@@ -4,7 +4,9 @@ A rollup row is keyed by (hour, provider, client model, upstream model) and hold
 code and two log-spaced histograms (:mod:`mimo2codex.store.histogram`). The writer folds each batch
 into per-key deltas (:func:`fold`) and adds them to the stored rows in the same transaction; a
 window's totals are the sum of rollups for its whole hours plus the same fold over the raw rows of
-its partial edge hours (:func:`window_parts`), so "the last 24 h" is exactly 24 hours.
+its partial edge hours (:func:`window_parts`), so "the last 24 h" is exactly 24 hours. The stores now
+keep the same rollups per minute and per day too and read a window across all three
+(:mod:`mimo2codex.store.levels`); :func:`window_parts` stays for the benchmark's old read path.
 """
 
 from __future__ import annotations

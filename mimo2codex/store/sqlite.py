@@ -10,6 +10,7 @@ connection per thread. Nothing here raises into the request path: :meth:`SqliteS
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import shutil
@@ -23,8 +24,17 @@ from typing import Any
 import orjson
 
 from mimo2codex.request_log import RequestRecord
-from mimo2codex.store import rollup
-from mimo2codex.store.base import Bucket, LogPage, LogQuery, Store, StoredResponse, StoreState, StoreStatus
+from mimo2codex.store import levels, rollup, sqlite_rollups
+from mimo2codex.store.base import (
+    Bucket,
+    LogPage,
+    LogQuery,
+    Store,
+    StoredResponse,
+    StoreState,
+    StoreStatus,
+    release_unwanted_bodies,
+)
 from mimo2codex.store.capture import CapturePolicy
 from mimo2codex.store.logfilter import where
 from mimo2codex.store.migrations import applied, migrate
@@ -47,52 +57,26 @@ PAGE_SIZE = 8192
 #: stored responses kept in memory while the database cannot take them
 PENDING_RESPONSES = 10_000
 
-_INSERT = f"INSERT INTO chat_logs ({', '.join(COLUMN_NAMES)}) VALUES ({', '.join('?' * len(COLUMN_NAMES))})"
-_ROLLUP_COLUMNS = (*rollup.COUNTERS, "errors_by_code", "latency_hist", "ttft_hist")
-_ROLLUP_KEY = ("hour", "provider_id", "client_model", "upstream_model")
-_UPSERT_ROLLUP = (
-    f"INSERT OR REPLACE INTO log_rollups_hourly ({', '.join((*_ROLLUP_KEY, *_ROLLUP_COLUMNS))}) "
-    f"VALUES ({', '.join('?' * (len(_ROLLUP_KEY) + len(_ROLLUP_COLUMNS)))})"
-)
-_SELECT_ROLLUP = (
-    f"SELECT {', '.join(_ROLLUP_COLUMNS)} FROM log_rollups_hourly "
-    "WHERE hour = ? AND provider_id = ? AND client_model = ? AND upstream_model = ?"
-)
-#: a partial edge hour of a stats window, read from the log in three small groupings (so the
-#: groups stay few: keys x error labels, keys x latency buckets, keys x TTFT buckets)
-_EDGE_KEY = "ts - ts % 3600000 AS hour, provider_id, client_model, upstream_model"
-EDGE_COUNTS_SQL = f"""
-SELECT {_EDGE_KEY},
-       COALESCE(error_code, CASE WHEN status_code >= 400 THEN 'http_' || status_code END) AS error_label,
-       COUNT(*) AS n, SUM(outcome = 'cancelled') AS cancelled, SUM(prompt_tokens) AS prompt_tokens,
-       SUM(completion_tokens) AS completion_tokens, SUM(total_tokens) AS total_tokens,
-       SUM(cached_tokens) AS cached_tokens, SUM(reasoning_tokens) AS reasoning_tokens,
-       SUM(duration_ms) AS duration_sum, SUM(ttft_ms) AS ttft_sum, SUM(bytes_in) AS bytes_in,
-       SUM(bytes_out) AS bytes_out
-FROM chat_logs WHERE ts >= ? AND ts < ? GROUP BY 1, 2, 3, 4, 5
-"""
-EDGE_LATENCY_SQL = f"""
-SELECT {_EDGE_KEY}, duration_bucket AS bucket, COUNT(*) AS n
-FROM chat_logs WHERE ts >= ? AND ts < ? GROUP BY 1, 2, 3, 4, 5
-"""
-EDGE_TTFT_SQL = f"""
-SELECT {_EDGE_KEY}, ttft_bucket AS bucket, COUNT(*) AS n
-FROM chat_logs WHERE ts >= ? AND ts < ? AND ttft_bucket IS NOT NULL GROUP BY 1, 2, 3, 4, 5
-"""
+_ROW_PLACEHOLDERS = f"({', '.join('?' * len(COLUMN_NAMES))})"
+#: rows per multi-row INSERT, largest first: a batch goes in as a few statements, not one step per row.
+#: The sqlite3 module releases the GIL around every step, so ``executemany`` made the writer thread
+#: take the GIL back once per row, each time making the event loop hand it over: at 64 concurrent
+#: requests that cost the event loop ~0.2 ms of CPU per request (bench/log_overhead.py). Powers of
+#: two keep the statements few (all in the connection's statement cache); 128 rows stay far below
+#: SQLite's limit on bound variables (32766 since 3.32; 999 before, see ``_rows_per_insert``).
+_INSERT_SIZES = (128, 64, 32, 16, 8, 4, 2, 1)
 
 
-def edge_rollups(
-    query: Callable[[str, Sequence[Any]], Iterator[dict[str, Any]]], start: int, end: int
-) -> dict[rollup.RollupKey, rollup.Rollup]:
-    """The rollups of the raw rows with ``start <= ts < end``, per key (also the Node import's fold)."""
-    found: dict[rollup.RollupKey, rollup.Rollup] = {}
-    for columns in query(EDGE_COUNTS_SQL, (start, end)):
-        rollup.add_edge_counts(found, columns)
-    for columns in query(EDGE_LATENCY_SQL, (start, end)):
-        rollup.add_edge_histogram(found, columns, "latency")
-    for columns in query(EDGE_TTFT_SQL, (start, end)):
-        rollup.add_edge_histogram(found, columns, "ttft")
-    return found
+def _insert_sql(rows: int) -> str:
+    return f"INSERT INTO chat_logs ({', '.join(COLUMN_NAMES)}) VALUES {', '.join([_ROW_PLACEHOLDERS] * rows)}"
+
+
+_INSERTS = {rows: _insert_sql(rows) for rows in _INSERT_SIZES}
+
+
+def _rows_per_insert(conn: sqlite3.Connection) -> int:
+    """How many rows one INSERT may bind on this SQLite build (its bound-variable limit)."""
+    return max(1, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(COLUMN_NAMES))
 
 
 def describe_error(exc: BaseException) -> str:
@@ -211,6 +195,7 @@ class SqliteStore(RecordTables, Store):
     # -- the request path --------------------------------------------------------------------
     def submit(self, record: RequestRecord) -> None:
         if self.log_enabled:
+            release_unwanted_bodies(record, self.policy)
             self._writer.submit(record)
 
     def state(self) -> StoreState:
@@ -258,8 +243,9 @@ class SqliteStore(RecordTables, Store):
             conn.execute("BEGIN IMMEDIATE")
             try:
                 if rows:
-                    conn.executemany(_INSERT, [tuple(row[name] for name in COLUMN_NAMES) for row in rows])
-                    self._add_rollups(conn, rollup.fold(rows))
+                    self._insert_rows(conn, rows)
+                    for level, deltas in levels.fold_levels(rows).items():
+                        sqlite_rollups.add_rollups(conn, level, deltas)
                 if responses:
                     conn.executemany(PUT_RESPONSE, [self._response_values(stored) for stored in responses])
                 conn.execute("COMMIT")
@@ -275,21 +261,26 @@ class SqliteStore(RecordTables, Store):
                 if self._pending.get(stored.id) is stored:
                     del self._pending[stored.id]
 
+    @staticmethod
+    def _insert_rows(conn: sqlite3.Connection, rows: Sequence[dict[str, Any]]) -> None:
+        """``rows`` in order, in a few multi-row INSERTs (see ``_INSERT_SIZES``)."""
+        limit = _rows_per_insert(conn)
+        start = 0
+        for size in _INSERT_SIZES:
+            if size > limit:
+                continue
+            while len(rows) - start >= size:
+                chunk = rows[start : start + size]
+                params = list(itertools.chain.from_iterable([row[name] for name in COLUMN_NAMES] for row in chunk))
+                conn.execute(_INSERTS[size], params)
+                start += size
+
     def _reset_writer(self) -> None:
         # A connection that saw a corrupt or vanished file is not trusted again.
         if self._wconn is not None:
             with contextlib.suppress(sqlite3.Error):
                 self._wconn.close()
             self._wconn = None
-
-    @staticmethod
-    def _add_rollups(conn: sqlite3.Connection, deltas: Mapping[rollup.RollupKey, rollup.Rollup]) -> None:
-        for key, delta in deltas.items():
-            found = conn.execute(_SELECT_ROLLUP, key).fetchone()
-            if found is not None:
-                delta = rollup.Rollup.from_columns(dict(zip(_ROLLUP_COLUMNS, found, strict=True))).merge(delta)
-            columns = delta.to_columns()
-            conn.execute(_UPSERT_ROLLUP, (*key, *(columns[name] for name in _ROLLUP_COLUMNS)))
 
     def _maintain(self) -> None:
         if self._wconn is None and self._open_problem is not None and self._writer.written == 0:
@@ -298,7 +289,10 @@ class SqliteStore(RecordTables, Store):
         now_ms = int(self.clock() * 1000)
         deleted = 0
         if self.retention_days > 0:
-            deleted += self._delete_chunk(conn, "ts < ?", now_ms - self.retention_days * rollup.DAY_MS)
+            bound = now_ms - self.retention_days * rollup.DAY_MS
+            deleted += self._delete_chunk(conn, "ts < ?", bound)
+            # minute rollups live as long as the raw rows (see mimo2codex.store.levels)
+            deleted += sqlite_rollups.prune_minutes(conn, bound)
         if self.max_mb > 0 and self._data_bytes(conn) > self.max_mb << 20:
             # A twentieth of the rows per step (ids estimate the count without a scan): over the
             # cap, the oldest go first, a few steps at a time, never the whole log at once.
@@ -421,27 +415,12 @@ class SqliteStore(RecordTables, Store):
             conn.close()
 
     # -- rollups -----------------------------------------------------------------------------
-    def _window(self, since_ms: int, until_ms: int) -> list[tuple[rollup.RollupKey, rollup.Rollup]]:
-        parts = rollup.window_parts(since_ms, until_ms)
-        found: list[tuple[rollup.RollupKey, rollup.Rollup]] = []
-        if parts.end_hour > parts.first_hour:
-            sql = (
-                f"SELECT {', '.join((*_ROLLUP_KEY, *_ROLLUP_COLUMNS))} FROM log_rollups_hourly "
-                "WHERE hour >= ? AND hour < ?"
-            )
-            for row in self._rows(sql, (parts.first_hour, parts.end_hour)):
-                key = (int(row["hour"]), row["provider_id"], row["client_model"], row["upstream_model"])
-                found.append((key, rollup.Rollup.from_columns(row)))
-        for start, end in parts.edges:
-            found += list(edge_rollups(self._rows, start, end).items())
-        return found
-
     def stats(self, since_ms: int, until_ms: int) -> dict[str, Any]:
-        return rollup.report(self._window(since_ms, until_ms), since_ms, until_ms)
+        return rollup.report(sqlite_rollups.window(self._rows, since_ms, until_ms, None), since_ms, until_ms)
 
     def timeseries(self, since_ms: int, until_ms: int, bucket: Bucket) -> list[dict[str, Any]]:
         size = rollup.HOUR_MS if bucket == "hour" else rollup.DAY_MS
-        return rollup.series(self._window(since_ms, until_ms), since_ms, until_ms, size)
+        return rollup.series(sqlite_rollups.window(self._rows, since_ms, until_ms, size), since_ms, until_ms, size)
 
     # -- maintenance -------------------------------------------------------------------------
     def _file_bytes(self) -> int:

@@ -27,8 +27,12 @@ DEFAULT_QUEUE_SIZE = 10_000
 DEFAULT_BATCH = 500
 #: how often an idle writer runs maintenance (and retries a database that failed)
 IDLE_SECONDS = 1.0
-#: how long the writer waits for more rows after the first of a batch (group commit)
-LINGER_SECONDS = 0.05
+#: how long the writer waits for more rows after the first of a batch (group commit). Every batch
+#: costs the event loop a few GIL hand-overs (each SQLite call releases it and takes it back), so
+#: fewer, larger batches are what keep the log's CPU per request low under load: 50 ms here cost
+#: ~0.1 ms per request at 64 concurrent requests, 250 ms about a fifth of that (bench/log_overhead.py).
+#: Well inside the 1 s a finished request may take to reach the database; flush() cuts it short.
+LINGER_SECONDS = 0.25
 
 
 class LogWriter(Generic[Item]):
@@ -51,6 +55,8 @@ class LogWriter(Generic[Item]):
         self._queue: queue.Queue[Item | None] = queue.Queue(queue_size)
         self._batch_size = batch_size
         self._stop = threading.Event()
+        #: set by flush() and close(): write what is queued now, do not linger
+        self._hurry = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._lock = threading.Lock()
         self._done = threading.Condition(self._lock)
@@ -87,11 +93,13 @@ class LogWriter(Generic[Item]):
     def flush(self, timeout: float = 5.0) -> bool:
         with self._done:
             target = self.submitted
+            self._hurry.set()
             return self._done.wait_for(lambda: self.handled >= target, timeout)
 
     def close(self, timeout: float = 5.0) -> None:
         self.flush(timeout)
         self._stop.set()
+        self._hurry.set()
         with contextlib.suppress(queue.Full):  # full: the thread is busy and sees the stop soon
             self._queue.put_nowait(None)
         if self._thread.is_alive():
@@ -107,7 +115,8 @@ class LogWriter(Generic[Item]):
         if first is not None and self._queue.qsize() < self._batch_size and not self._stop.is_set():
             # Group commit: a short wait lets a trickle of requests share one transaction. One
             # commit per request cost over 1 ms of CPU per request at c=1 (bench/log_overhead.py).
-            self._stop.wait(LINGER_SECONDS)
+            self._hurry.wait(LINGER_SECONDS)
+            self._hurry.clear()
         while len(batch) < self._batch_size:
             try:
                 item = self._queue.get_nowait()

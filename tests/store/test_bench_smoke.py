@@ -23,6 +23,7 @@ def test_store_benchmarks_run_on_small_sizes(backend: str, tmp_path: Path, reque
         assert queries["traffic"]["dropped"] == 0
         # the generated rollups agree with the generated rows: stats over everything counts them all
         assert queries["stats_check"] == 1000 + queries["traffic"]["written"]
+        assert queries["before_agrees"]  # the old read path (bench/store_before.py) answers the same
         assert queries["logs list, newest 50"]["p95_ms"] > 0
 
 

@@ -1,0 +1,180 @@
+"""The rollup levels on SQLite: the writer's upserts, the readers' sums, pruning and the backfill.
+
+Readers sum a level's rows per bucket and route in SQL (``SUM`` for the counters, ``json_each`` for
+the histograms and error counts), so only the sums reach Python. The sub-minute edges of a window
+are grouped from the raw log by :func:`edge_rollups`, also used to fold a Node database's rows.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+from mimo2codex.store import levels, rollup
+from mimo2codex.store.levels import Level
+
+Query = Callable[[str, Sequence[Any]], Iterator[dict[str, Any]]]
+Parts = list[tuple[rollup.RollupKey, rollup.Rollup]]
+
+ROLLUP_COLUMNS = (*rollup.COUNTERS, "errors_by_code", "latency_hist", "ttft_hist")
+JSON_COLUMNS = ("errors_by_code", "latency_hist", "ttft_hist")
+ROUTE = ("provider_id", "client_model", "upstream_model")
+#: rollup units a pruning step deletes at most (times the routes): the step stays short
+PRUNE_UNITS = 60
+
+#: the raw rows of ``[start, end)`` in three small groupings per ``{size}`` unit and route (so the
+#: groups stay few: keys x error labels, keys x latency buckets, keys x TTFT buckets)
+_EDGE_KEY = "ts - ts % {size} AS hour, provider_id, client_model, upstream_model"
+EDGE_COUNTS_SQL = f"""
+SELECT {_EDGE_KEY},
+       COALESCE(error_code, CASE WHEN status_code >= 400 THEN 'http_' || status_code END) AS error_label,
+       COUNT(*) AS n, SUM(outcome = 'cancelled') AS cancelled, SUM(prompt_tokens) AS prompt_tokens,
+       SUM(completion_tokens) AS completion_tokens, SUM(total_tokens) AS total_tokens,
+       SUM(cached_tokens) AS cached_tokens, SUM(reasoning_tokens) AS reasoning_tokens,
+       SUM(duration_ms) AS duration_sum, SUM(ttft_ms) AS ttft_sum, SUM(bytes_in) AS bytes_in,
+       SUM(bytes_out) AS bytes_out
+FROM chat_logs WHERE ts >= ? AND ts < ? GROUP BY 1, 2, 3, 4, 5
+"""
+EDGE_LATENCY_SQL = f"""
+SELECT {_EDGE_KEY}, duration_bucket AS bucket, COUNT(*) AS n
+FROM chat_logs WHERE ts >= ? AND ts < ? GROUP BY 1, 2, 3, 4, 5
+"""
+EDGE_TTFT_SQL = f"""
+SELECT {_EDGE_KEY}, ttft_bucket AS bucket, COUNT(*) AS n
+FROM chat_logs WHERE ts >= ? AND ts < ? AND ttft_bucket IS NOT NULL GROUP BY 1, 2, 3, 4, 5
+"""
+
+
+def edge_rollups(
+    query: Query, start: int, end: int, size_ms: int = rollup.HOUR_MS
+) -> dict[rollup.RollupKey, rollup.Rollup]:
+    """The rollups of the raw rows with ``start <= ts < end``, per ``size_ms`` unit and route."""
+    found: dict[rollup.RollupKey, rollup.Rollup] = {}
+    size = int(size_ms)
+    for columns in query(EDGE_COUNTS_SQL.format(size=size), (start, end)):
+        rollup.add_edge_counts(found, columns)
+    for columns in query(EDGE_LATENCY_SQL.format(size=size), (start, end)):
+        rollup.add_edge_histogram(found, columns, "latency")
+    for columns in query(EDGE_TTFT_SQL.format(size=size), (start, end)):
+        rollup.add_edge_histogram(found, columns, "ttft")
+    return found
+
+
+MINUTE_BACKFILL_SQL = levels.minute_backfill_sql(placeholder="?", modulo="%", object_agg="json_group_object")
+
+
+def table_sql(level: Level) -> str:
+    counters = ",\n  ".join(f"{name} INTEGER NOT NULL DEFAULT 0" for name in rollup.COUNTERS)
+    return f"""CREATE TABLE {level.table} (
+  {level.column} INTEGER NOT NULL,
+  provider_id TEXT NOT NULL,
+  client_model TEXT NOT NULL,
+  upstream_model TEXT NOT NULL,
+  {counters},
+  errors_by_code TEXT NOT NULL DEFAULT '{{}}',
+  latency_hist TEXT NOT NULL DEFAULT '{{}}',
+  ttft_hist TEXT NOT NULL DEFAULT '{{}}',
+  PRIMARY KEY ({level.column}, provider_id, client_model, upstream_model)
+) WITHOUT ROWID"""
+
+
+def add_rollups(conn: sqlite3.Connection, level: Level, deltas: Mapping[rollup.RollupKey, rollup.Rollup]) -> None:
+    """Add ``deltas`` to ``level``'s stored rows (the caller holds the write transaction)."""
+    key_names = (level.column, *ROUTE)
+    select = (
+        f"SELECT {', '.join(ROLLUP_COLUMNS)} FROM {level.table} "
+        f"WHERE {level.column} = ? AND provider_id = ? AND client_model = ? AND upstream_model = ?"
+    )
+    upsert = (
+        f"INSERT OR REPLACE INTO {level.table} ({', '.join((*key_names, *ROLLUP_COLUMNS))}) "
+        f"VALUES ({', '.join('?' * (len(key_names) + len(ROLLUP_COLUMNS)))})"
+    )
+    for key, delta in deltas.items():
+        found = conn.execute(select, key).fetchone()
+        if found is not None:
+            delta = rollup.Rollup.from_columns(dict(zip(ROLLUP_COLUMNS, found, strict=True))).merge(delta)
+        columns = delta.to_columns()
+        conn.execute(upsert, (*key, *(columns[name] for name in ROLLUP_COLUMNS)))
+
+
+def level_parts(query: Query, level: Level, ranges: Sequence[levels.Range], bucket_ms: int | None) -> Parts:
+    """``level``'s rows in ``ranges`` summed in SQL per bucket (None: per route only) and route."""
+    col = level.column
+    condition, params = levels.range_condition(col, ranges, "?")
+    group = "0" if bucket_ms is None else f"{col} - {col} % {int(bucket_ms)}"
+    sums = ", ".join(f"SUM({c}) AS {c}" for c in rollup.COUNTERS)
+    counters = query(
+        f"SELECT {group} AS bucket, {', '.join(ROUTE)}, MAX({col}) AS last, {sums} "
+        f"FROM {level.table} WHERE {condition} GROUP BY 1, 2, 3, 4",
+        params,
+    )
+    sparse_sql = " UNION ALL ".join(
+        f"SELECT {group} AS bucket, {', '.join(ROUTE)}, '{c}' AS kind, j.key AS k, SUM(j.value) AS n "
+        f"FROM {level.table}, json_each({level.table}.{c}) AS j WHERE {condition} GROUP BY 1, 2, 3, 4, 6"
+        for c in JSON_COLUMNS
+    )
+    counter_rows = list(counters)
+    if bucket_ms is None and level is levels.DAY:
+        newest = levels.newest_hour_sql(counter_rows, "?")
+        if newest is not None:
+            counter_rows = levels.with_newest_hours(counter_rows, query(*newest))
+    return levels.assemble(counter_rows, query(sparse_sql, params * len(JSON_COLUMNS)), per_route=bucket_ms is None)
+
+
+def window(query: Query, since_ms: int, until_ms: int, bucket_ms: int | None) -> Parts:
+    """A window's rollups: each level's whole units summed in SQL, the sub-minute edges from raw rows."""
+    plan = levels.plan(since_ms, until_ms, bucket_ms)
+    found: Parts = []
+    for level, ranges in plan.levels:
+        found += level_parts(query, level, ranges, bucket_ms)
+    for start, end in plan.raw:
+        found += list(edge_rollups(query, start, end).items())
+    return found
+
+
+def prune_minutes(conn: sqlite3.Connection, before_ms: int) -> int:
+    """Delete the oldest minute rollups before ``before_ms``, at most :data:`PRUNE_UNITS` minutes."""
+    col, table = levels.MINUTE.column, levels.MINUTE.table
+    cursor = conn.execute(
+        f"DELETE FROM {table} WHERE {col} < ? AND {col} < (SELECT min({col}) FROM {table}) + ?",
+        (before_ms, PRUNE_UNITS * levels.MINUTE_MS),
+    )
+    return int(cursor.rowcount)
+
+
+def _dict_query(conn: sqlite3.Connection) -> Query:
+    def query(sql: str, params: Sequence[Any]) -> Iterator[dict[str, Any]]:
+        cursor = conn.execute(sql, params)
+        names = [d[0] for d in cursor.description]
+        for values in cursor:
+            yield dict(zip(names, values, strict=True))
+
+    return query
+
+
+def backfill(conn: sqlite3.Connection) -> None:
+    """Fill the minute rollups from the raw log (a day at a time) and the daily ones from the hourly
+    rollups, so a database written before the levels existed answers exactly at once."""
+    query = _dict_query(conn)
+    low, high = conn.execute("SELECT min(ts), max(ts) FROM chat_logs").fetchone()
+    if low is not None:
+        day = int(low) - int(low) % rollup.DAY_MS
+        while day <= int(high):
+            conn.execute(MINUTE_BACKFILL_SQL, (day, day + rollup.DAY_MS) * 4)
+            day += rollup.DAY_MS
+    days: dict[rollup.RollupKey, rollup.Rollup] = {}
+    for row in query(f"SELECT hour, {', '.join(ROUTE)}, {', '.join(ROLLUP_COLUMNS)} FROM log_rollups_hourly", ()):
+        hour = int(row["hour"])
+        key = (hour - hour % rollup.DAY_MS, row["provider_id"], row["client_model"], row["upstream_model"])
+        part = rollup.Rollup.from_columns(row)
+        found = days.get(key)
+        days[key] = part if found is None else found.merge(part)
+    add_rollups(conn, levels.DAY, days)
+
+
+def create_levels(conn: sqlite3.Connection) -> None:
+    """The ``0003_rollup_levels`` migration: the minute and daily tables, backfilled."""
+    for level in (levels.MINUTE, levels.DAY):
+        conn.execute(table_sql(level))
+    backfill(conn)
