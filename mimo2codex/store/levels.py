@@ -23,6 +23,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from mimo2codex.store import rollup
 
 MINUTE_MS = 60_000
@@ -44,6 +46,10 @@ DAY = Level("log_rollups_daily", "day", DAY_MS)
 HOUR = Level("log_rollups_hourly", "hour", HOUR_MS)
 MINUTE = Level("log_rollups_minute", "minute", MINUTE_MS)
 LEVELS: tuple[Level, ...] = (DAY, HOUR, MINUTE)
+
+
+#: the route columns of a timeseries read, which sums all routes of a bucket together
+NO_ROUTE = "'' AS provider_id, '' AS client_model, '' AS upstream_model"
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,34 +115,34 @@ def range_condition(column: str, ranges: Iterable[Range], placeholder: str) -> t
     return " OR ".join(clauses) or "0 = 1", params
 
 
-def assemble(
-    counters: Iterable[Mapping[str, Any]], sparse: Iterable[Mapping[str, Any]], *, per_route: bool
-) -> list[tuple[rollup.RollupKey, rollup.Rollup]]:
-    """Rollups from a level's sums computed in the database.
+def sum_objects(text: str | None) -> dict[str, int]:
+    """The key-wise sum of a JSON array of ``{key: count}`` objects (one parse for a whole group)."""
+    total: dict[str, int] = {}
+    get = total.get
+    for found in orjson.loads(text) if text else ():
+        for key, n in found.items():
+            total[key] = get(key, 0) + n
+    return total
 
-    ``counters`` rows: ``bucket``, the route, ``last`` (the newest unit start) and the summed
-    counters; ``sparse`` rows: ``bucket``, the route, ``kind`` (a JSON column), ``k`` and ``n``.
-    With ``per_route`` (stats) the key's time is the route's newest hour, which the stats report as
-    when the route was last seen; otherwise it is the bucket.
-    """
-    keyed: dict[rollup.RollupKey, rollup.Rollup] = {}
-    times: dict[rollup.RollupKey, int] = {}
-    for row in counters:
-        key = (int(row["bucket"]), str(row["provider_id"]), str(row["client_model"]), str(row["upstream_model"]))
-        keyed[key] = rollup.Rollup.from_columns(row)
-        times[key] = rollup.hour_of(int(row["last"])) if per_route else key[0]
-    for row in sparse:
-        found = keyed[
-            (int(row["bucket"]), str(row["provider_id"]), str(row["client_model"]), str(row["upstream_model"]))
-        ]
-        kind, bucket, n = row["kind"], str(row["k"]), int(row["n"])
-        if kind == "errors_by_code":
-            found.errors_by_code[bucket] = found.errors_by_code.get(bucket, 0) + n
-        elif kind == "latency_hist":
-            found.latency[int(bucket)] = found.latency.get(int(bucket), 0) + n
-        else:
-            found.ttft[int(bucket)] = found.ttft.get(int(bucket), 0) + n
-    return [((times[key], key[1], key[2], key[3]), part) for key, part in keyed.items()]
+
+def parts_from_lists(
+    rows: Iterable[Mapping[str, Any]], *, per_route: bool
+) -> list[tuple[rollup.RollupKey, rollup.Rollup]]:
+    """Rollups from grouped rows: ``bucket``, the route, ``last`` (the newest unit start), the summed
+    counters, and per JSON column a JSON array of the group's objects (:func:`sum_objects`). With
+    ``per_route`` (stats) the key's time is the route's newest hour, reported as when the route was
+    last seen; otherwise it is the bucket."""
+    found: list[tuple[rollup.RollupKey, rollup.Rollup]] = []
+    for row in rows:
+        part = rollup.Rollup()
+        for name in rollup.COUNTERS:
+            setattr(part, name, int(row[name] or 0))
+        part.errors_by_code = sum_objects(row["errors_by_code"])
+        part.latency = {int(k): n for k, n in sum_objects(row["latency_hist"]).items()}
+        part.ttft = {int(k): n for k, n in sum_objects(row["ttft_hist"]).items()}
+        when = rollup.hour_of(int(row["last"])) if per_route else int(row["bucket"])
+        found.append(((when, str(row["provider_id"]), str(row["client_model"]), str(row["upstream_model"])), part))
+    return found
 
 
 def newest_hour_sql(counters: Iterable[Mapping[str, Any]], placeholder: str) -> tuple[str, list[int]] | None:

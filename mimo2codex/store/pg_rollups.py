@@ -89,28 +89,29 @@ def _dicts(conn: psycopg.Connection[Any], sql: str, params: Sequence[Any]) -> li
 def level_parts(
     conn: psycopg.Connection[Any], level: Level, ranges: Sequence[levels.Range], bucket_ms: int | None
 ) -> Parts:
-    """``level``'s rows in ``ranges`` summed in the server per bucket (None: per route only) and route."""
+    """``level``'s rows in ``ranges`` summed per bucket (None: per route only) and route.
+
+    One grouped query: the counters summed in the server, and each JSON column's objects of the
+    group gathered into one JSON array (``jsonb_agg``, sent as text), parsed at once and added up in
+    Python. (Summing them in the server with ``jsonb_each`` was the slowest part of a read.)
+    """
     col = level.column
     condition, params = levels.range_condition(col, ranges, "%s")
     group = "0" if bucket_ms is None else f"{col} - {col} %% {int(bucket_ms)}"
-    counters = _dicts(
+    # a timeseries sums every route of a bucket: grouped by the bucket alone, 8x fewer rows back
+    route, grouping = (", ".join(ROUTE), "1, 2, 3, 4") if bucket_ms is None else (levels.NO_ROUTE, "1")
+    lists = ", ".join(f"jsonb_agg({c})::text AS {c}" for c in JSON_COLUMNS)
+    rows = _dicts(
         conn,
-        f"SELECT {group} AS bucket, {', '.join(ROUTE)}, max({col}) AS last, {COUNTER_SUMS} "
-        f"FROM {level.table} WHERE {condition} GROUP BY 1, 2, 3, 4",
+        f"SELECT {group} AS bucket, {route}, max({col}) AS last, {COUNTER_SUMS}, {lists} "
+        f"FROM {level.table} WHERE {condition} GROUP BY {grouping}",
         params,
     )
-    sparse_sql = " UNION ALL ".join(
-        f"SELECT {group} AS bucket, {', '.join(ROUTE)}, '{c}' AS kind, e.key AS k, "
-        f"sum(e.value::bigint)::bigint AS n FROM {level.table}, jsonb_each_text({c}) AS e "
-        f"WHERE {condition} GROUP BY 1, 2, 3, 4, 6"
-        for c in JSON_COLUMNS
-    )
-    sparse = _dicts(conn, sparse_sql, params * len(JSON_COLUMNS))
     if bucket_ms is None and level is levels.DAY:
-        newest = levels.newest_hour_sql(counters, "%s")
+        newest = levels.newest_hour_sql(rows, "%s")
         if newest is not None:
-            counters = levels.with_newest_hours(counters, _dicts(conn, *newest))
-    return levels.assemble(counters, sparse, per_route=bucket_ms is None)
+            rows = levels.with_newest_hours(rows, _dicts(conn, *newest))
+    return levels.parts_from_lists(rows, per_route=bucket_ms is None)
 
 
 def edge_parts(conn: psycopg.Connection[Any], since_ms: int, until_ms: int, size_ms: int = rollup.HOUR_MS) -> Parts:

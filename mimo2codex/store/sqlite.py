@@ -283,6 +283,15 @@ class SqliteStore(RecordTables, Store):
             self._wconn = None
 
     def _maintain(self) -> None:
+        try:
+            self._maintain_step()
+        except sqlite3.DatabaseError:
+            # As after a failed batch, the connection is opened afresh: one opened while the file
+            # was read-only stays read-only after it is writable again (SQLite falls back silently).
+            self._reset_writer()
+            raise
+
+    def _maintain_step(self) -> None:
         if self._wconn is None and self._open_problem is not None and self._writer.written == 0:
             return  # nothing opened yet; the next batch retries the open
         conn = self._writer_conn()
