@@ -17,7 +17,7 @@ True
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from mimo2codex.store.base import StoredResponse
@@ -72,3 +72,29 @@ class PendingResponses:
                     del self._items[stored.id]
             for deletion in deleted:
                 self._deleted.discard(deletion.id)
+
+    # -- the Store methods of both backends, given the backend's own database steps ----------------
+    def put(self, stored: StoredResponse, now_ms: int, submit: Callable[[StoredResponse], object]) -> None:
+        """Queue ``stored`` for the writer; this process finds it at once (the database a moment later)."""
+        if not stored.created_ms:
+            stored.created_ms = now_ms
+        self.add(stored)
+        submit(stored)
+
+    def get(self, response_id: str, now_ms: int, read: Callable[[str], StoredResponse | None]) -> StoredResponse | None:
+        if self.hidden(response_id):
+            return None
+        stored = self.lookup(response_id)
+        if stored is not None:
+            return None if 0 < stored.expires_ms <= now_ms else stored
+        return read(response_id)
+
+    def delete(
+        self, response_id: str, submit: Callable[[ResponseDeletion], object], remove: Callable[[str], bool]
+    ) -> bool:
+        if self.take(response_id):
+            # Its put may be in the writer's open transaction: the delete goes in line behind it.
+            submit(ResponseDeletion(response_id))
+            remove(response_id)
+            return True
+        return remove(response_id)

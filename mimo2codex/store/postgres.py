@@ -19,7 +19,6 @@ import contextlib
 import logging
 import os
 import re
-import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
@@ -33,6 +32,7 @@ from mimo2codex.store import levels, pg_rollups, rollup
 from mimo2codex.store.base import Bucket, LogPage, LogQuery, Store, StoredResponse, StoreState, release_unwanted_bodies
 from mimo2codex.store.capture import CapturePolicy
 from mimo2codex.store.logfilter import where
+from mimo2codex.store.pending import PENDING_RESPONSES, PendingResponses, ResponseDeletion
 from mimo2codex.store.pg_records import PUT_RESPONSE, PgRecordTables
 from mimo2codex.store.pg_rollups import Parts, rollup_params
 from mimo2codex.store.pg_schema import PG_TYPES, applied, migrate
@@ -57,7 +57,6 @@ WRITE_TIMEOUT_MS = 30_000
 LOCK_TIMEOUT_MS = 2_000
 PRUNE_CHUNK = 2000
 #: stored responses kept in memory while the database cannot take them
-PENDING_RESPONSES = 10_000
 #: rows above which ``db stats`` reports the planner's estimate instead of a full count
 EXACT_COUNT_LIMIT = 2_000_000
 
@@ -130,12 +129,12 @@ class PostgresStore(PgRecordTables, Store):
             options["batch_size"] = batch_size
         if maintenance_seconds is not None:
             options["idle_seconds"] = maintenance_seconds
-        self._writer: LogWriter[RequestRecord | StoredResponse] = LogWriter(
+        self._writer: LogWriter[RequestRecord | StoredResponse | ResponseDeletion] = LogWriter(
             self._write_batch, maintain=self._maintain, describe_error=describe_error, **options
         )
         #: stored responses queued for the writer: served from here until they are in the database
-        self._pending: dict[str, StoredResponse] = {}
-        self._pending_lock = threading.Lock()
+        #: stored responses on their way to the database (readable at once, deleted in order)
+        self._responses = PendingResponses(PENDING_RESPONSES)
         self._wconn: psycopg.Connection[Any] | None = None
         self._pool: ConnectionPool[Any] | None = None
         self._migrated = False
@@ -220,9 +219,10 @@ class PostgresStore(PgRecordTables, Store):
                 self._wconn.close()
             self._wconn = None
 
-    def _write_batch(self, items: Sequence[RequestRecord | StoredResponse]) -> None:
+    def _write_batch(self, items: Sequence[RequestRecord | StoredResponse | ResponseDeletion]) -> None:
         rows = [record_to_row(item, self.policy, self.instance) for item in items if isinstance(item, RequestRecord)]
         responses = [item for item in items if isinstance(item, StoredResponse)]
+        deletions = [item for item in items if isinstance(item, ResponseDeletion)]
         deltas = levels.fold_levels(rows)
         try:
             conn = self._writer_conn()
@@ -240,14 +240,13 @@ class PostgresStore(PgRecordTables, Store):
                         )
                 if responses:
                     cur.executemany(PUT_RESPONSE, [self._response_values(stored) for stored in responses])
+                if deletions:  # after the puts: a response deleted while queued never comes back
+                    cur.executemany("DELETE FROM stored_responses WHERE id = %s", [(d.id,) for d in deletions])
         except psycopg.Error as exc:
             if isinstance(exc, psycopg.OperationalError) or (self._wconn is not None and self._wconn.broken):
                 self._reset_writer()
             raise
-        with self._pending_lock:
-            for stored in responses:
-                if self._pending.get(stored.id) is stored:
-                    del self._pending[stored.id]
+        self._responses.settle(responses, deletions)
 
     def _maintain(self) -> None:
         if not self._migrated:
@@ -324,26 +323,13 @@ class PostgresStore(PgRecordTables, Store):
 
     # -- stored responses: written by the writer thread, so a slow database never delays a turn --
     def put_response(self, stored: StoredResponse) -> None:
-        """Queue ``stored`` for the writer; this process finds it at once (the database a moment later)."""
-        if not stored.created_ms:
-            stored.created_ms = self._now_ms()
-        with self._pending_lock:
-            if len(self._pending) >= PENDING_RESPONSES:  # the database is failing: forget the oldest
-                self._pending.pop(next(iter(self._pending)))
-            self._pending[stored.id] = stored
-        self._writer.submit(stored)
+        self._responses.put(stored, self._now_ms(), self._writer.submit)
 
     def get_response(self, response_id: str) -> StoredResponse | None:
-        with self._pending_lock:
-            stored = self._pending.get(response_id)
-        if stored is not None:
-            return None if 0 < stored.expires_ms <= self._now_ms() else stored
-        return self._stored_response(response_id)
+        return self._responses.get(response_id, self._now_ms(), self._stored_response)
 
     def delete_response(self, response_id: str) -> bool:
-        with self._pending_lock:
-            pending = self._pending.pop(response_id, None)
-        return self._delete_stored_response(response_id) or pending is not None
+        return self._responses.delete(response_id, self._writer.submit, self._delete_stored_response)
 
     # -- the log -----------------------------------------------------------------------------
     def logs(self, query: LogQuery) -> LogPage:

@@ -39,6 +39,7 @@ from mimo2codex.store.capture import CapturePolicy
 from mimo2codex.store.logfilter import where
 from mimo2codex.store.migrations import applied, migrate
 from mimo2codex.store.nodedb import adopt_node_database
+from mimo2codex.store.pending import PENDING_RESPONSES, PendingResponses, ResponseDeletion
 from mimo2codex.store.records import PUT_RESPONSE, RecordTables
 from mimo2codex.store.row import COLUMN_NAMES, DETAIL_COLUMNS, LIST_COLUMNS, decode_row, record_to_row
 from mimo2codex.store.writer import LogWriter
@@ -55,7 +56,6 @@ WAL_LIMIT_BYTES = 4 << 20
 #: is no bigger (16 KiB: a little less CPU again, but ~15 % bigger: half a page lost per body).
 PAGE_SIZE = 8192
 #: stored responses kept in memory while the database cannot take them
-PENDING_RESPONSES = 10_000
 
 _ROW_PLACEHOLDERS = f"({', '.join('?' * len(COLUMN_NAMES))})"
 #: rows per multi-row INSERT, largest first: a batch goes in as a few statements, not one step per row.
@@ -128,12 +128,12 @@ class SqliteStore(RecordTables, Store):
             options["batch_size"] = batch_size
         if maintenance_seconds is not None:
             options["idle_seconds"] = maintenance_seconds
-        self._writer: LogWriter[RequestRecord | StoredResponse] = LogWriter(
+        self._writer: LogWriter[RequestRecord | StoredResponse | ResponseDeletion] = LogWriter(
             self._write_batch, maintain=self._maintain, describe_error=describe_error, **options
         )
         #: stored responses queued for the writer: served from here until they are in the database
-        self._pending: dict[str, StoredResponse] = {}
-        self._pending_lock = threading.Lock()
+        #: stored responses on their way to the database (readable at once, deleted in order)
+        self._responses = PendingResponses(PENDING_RESPONSES)
         self._wconn: sqlite3.Connection | None = None
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
@@ -235,9 +235,10 @@ class SqliteStore(RecordTables, Store):
             self._wconn = conn
         return self._wconn
 
-    def _write_batch(self, items: Sequence[RequestRecord | StoredResponse]) -> None:
+    def _write_batch(self, items: Sequence[RequestRecord | StoredResponse | ResponseDeletion]) -> None:
         rows = [record_to_row(item, self.policy, self.instance) for item in items if isinstance(item, RequestRecord)]
         responses = [item for item in items if isinstance(item, StoredResponse)]
+        deletions = [item for item in items if isinstance(item, ResponseDeletion)]
         try:
             conn = self._writer_conn()
             conn.execute("BEGIN IMMEDIATE")
@@ -248,6 +249,8 @@ class SqliteStore(RecordTables, Store):
                         sqlite_rollups.add_rollups(conn, level, deltas)
                 if responses:
                     conn.executemany(PUT_RESPONSE, [self._response_values(stored) for stored in responses])
+                if deletions:  # after the puts: a response deleted while queued never comes back
+                    conn.executemany("DELETE FROM stored_responses WHERE id = ?", [(d.id,) for d in deletions])
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -256,10 +259,7 @@ class SqliteStore(RecordTables, Store):
         except sqlite3.DatabaseError:
             self._reset_writer()
             raise
-        with self._pending_lock:
-            for stored in responses:
-                if self._pending.get(stored.id) is stored:
-                    del self._pending[stored.id]
+        self._responses.settle(responses, deletions)
 
     @staticmethod
     def _insert_rows(conn: sqlite3.Connection, rows: Sequence[dict[str, Any]]) -> None:
@@ -358,26 +358,13 @@ class SqliteStore(RecordTables, Store):
 
     # -- stored responses: written by the writer thread, so a locked database never delays a turn --
     def put_response(self, stored: StoredResponse) -> None:
-        """Queue ``stored`` for the writer; this process finds it at once (the database a moment later)."""
-        if not stored.created_ms:
-            stored.created_ms = int(self.clock() * 1000)
-        with self._pending_lock:
-            if len(self._pending) >= PENDING_RESPONSES:  # the database is failing: forget the oldest
-                self._pending.pop(next(iter(self._pending)))
-            self._pending[stored.id] = stored
-        self._writer.submit(stored)
+        self._responses.put(stored, int(self.clock() * 1000), self._writer.submit)
 
     def get_response(self, response_id: str) -> StoredResponse | None:
-        with self._pending_lock:
-            stored = self._pending.get(response_id)
-        if stored is not None:
-            return None if 0 < stored.expires_ms <= int(self.clock() * 1000) else stored
-        return self._stored_response(response_id)
+        return self._responses.get(response_id, int(self.clock() * 1000), self._stored_response)
 
     def delete_response(self, response_id: str) -> bool:
-        with self._pending_lock:
-            pending = self._pending.pop(response_id, None)
-        return self._delete_stored_response(response_id) or pending is not None
+        return self._responses.delete(response_id, self._writer.submit, self._delete_stored_response)
 
     # -- the log -----------------------------------------------------------------------------
     @staticmethod

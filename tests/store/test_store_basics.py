@@ -124,6 +124,19 @@ def test_models_aliases_settings_and_stored_responses(store: Store) -> None:
     assert store.get_response("resp_1") is None
 
 
+def test_a_response_deleted_while_queued_never_comes_back(store: Store) -> None:
+    """The put is still in the writer's queue (or its open transaction) when the delete arrives: the
+    delete goes in line behind it, and the id stays hidden until the writer has applied it."""
+    for number in range(20):
+        response_id = f"resp_race_{number}"
+        store.put_response(StoredResponse(response_id, {"id": response_id}, []))
+        assert store.delete_response(response_id)
+        assert store.get_response(response_id) is None
+    assert store.flush(10)
+    assert all(store.get_response(f"resp_race_{n}") is None for n in range(20))
+    assert not store.delete_response("resp_race_0")  # gone from the database too
+
+
 def test_db_stats_lists_migrations(store: Store) -> None:
     stats = store.db_stats()
     assert [m["name"] for m in stats["migrations"]][:1] == ["0001_initial"]
