@@ -132,7 +132,6 @@ class PostgresStore(PgRecordTables, Store):
         self._writer: LogWriter[RequestRecord | StoredResponse | ResponseDeletion] = LogWriter(
             self._write_batch, maintain=self._maintain, describe_error=describe_error, **options
         )
-        #: stored responses queued for the writer: served from here until they are in the database
         #: stored responses on their way to the database (readable at once, deleted in order)
         self._responses = PendingResponses(PENDING_RESPONSES)
         self._wconn: psycopg.Connection[Any] | None = None

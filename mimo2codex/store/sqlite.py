@@ -131,7 +131,6 @@ class SqliteStore(RecordTables, Store):
         self._writer: LogWriter[RequestRecord | StoredResponse | ResponseDeletion] = LogWriter(
             self._write_batch, maintain=self._maintain, describe_error=describe_error, **options
         )
-        #: stored responses queued for the writer: served from here until they are in the database
         #: stored responses on their way to the database (readable at once, deleted in order)
         self._responses = PendingResponses(PENDING_RESPONSES)
         self._wconn: sqlite3.Connection | None = None
