@@ -166,6 +166,41 @@ def bench_size(backends: Backends, backend: str, n: int) -> dict[str, float]:
 # -- queries --------------------------------------------------------------------------------------
 
 
+#: what the admin console asks the server for when its dashboard and logs pages open
+ADMIN_PATHS = {
+    "admin: dashboard page (/admin/)": "/admin/",
+    "admin: dashboard?range=24h": "/admin/api/dashboard?range=24h",
+    "admin: dashboard?range=30d": "/admin/api/dashboard?range=30d",
+    "admin: logs page (/admin/logs)": "/admin/logs",
+    "admin: logs?limit=50 (keyset)": "/admin/api/logs?limit=50",
+}
+
+
+@contextlib.contextmanager
+def admin_client(store: Store) -> Iterator[Any]:
+    """The gateway app on ``store`` (owned by the caller), as an in-process client on a loopback Host."""
+    from starlette.testclient import TestClient
+
+    from mimo2codex.server import create_app
+    from mimo2codex.settings import load_settings
+
+    settings = load_settings(
+        {"GENERIC_BASE_URL": "http://127.0.0.1:9/v1", "GENERIC_API_KEY": "k", "GENERIC_DEFAULT_MODEL": "m"}
+    )
+    with TestClient(create_app(settings, store=store), base_url="http://127.0.0.1:8788") as client:
+        yield client
+
+
+def _get(client: Any, path: str) -> Callable[[], Any]:
+    def get() -> Any:
+        response = client.get(path)
+        if response.status_code != 200:
+            raise RuntimeError(f"{path}: {response.status_code} {response.text[:200]}")
+        return response
+
+    return get
+
+
 def _timed(fn: Callable[[], Any], repeat: int) -> dict[str, float]:
     fn()  # warm: the first call opens connections and reads pages in
     times = []
@@ -240,6 +275,11 @@ def bench_queries(
                 "logs list, page 20 (keyset)": lambda: store.logs(LogQuery(limit=50, before_id=newest - 20 * 50)),
                 "log detail, random row": lambda: store.log(rng.randint(1, newest)),
             }
+            # Issue 9's figure: the admin's dashboard call and the pages, served by the real app on
+            # this log (server time: in-process ASGI, no socket).
+            with admin_client(store) as admin:
+                for label, path in ADMIN_PATHS.items():
+                    queries[label] = _get(admin, path)
             started = time.perf_counter()
             for name, query in queries.items():
                 result[name] = _timed(query, repeat)

@@ -25,6 +25,7 @@ def test_store_benchmarks_run_on_small_sizes(backend: str, tmp_path: Path, reque
         assert queries["stats_check"] == 1000 + queries["traffic"]["written"]
         assert queries["before_agrees"]  # the old read path (bench/store_before.py) answers the same
         assert queries["logs list, newest 50"]["p95_ms"] > 0
+        assert queries["admin: dashboard?range=30d"]["p95_ms"] > 0
 
 
 def test_pg_driver_benchmark_runs(postgres_url: str, capsys: pytest.CaptureFixture[str]) -> None:
