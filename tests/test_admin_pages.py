@@ -56,6 +56,17 @@ def test_every_used_key_is_in_the_dictionaries() -> None:
     assert missing == []
 
 
+def test_every_toggle_has_a_label_and_a_hint() -> None:
+    """A toggle added to the API must not show up as its raw field name on the Settings page."""
+    from mimo2codex.admin.toggles import TOGGLES
+
+    for lang in ("en", "zh"):
+        words = dictionary(lang)
+        for toggle in TOGGLES:
+            assert f"toggle.{toggle.name}" in words, (lang, toggle.name)
+            assert f"toggle.{toggle.name}_hint" in words, (lang, toggle.name)
+
+
 def test_placeholders_match_across_languages() -> None:
     en, zh = dictionary("en"), dictionary("zh")
     for key, text in en.items():
