@@ -17,8 +17,11 @@ True
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
+
+import orjson
 
 from mimo2codex.store.base import StoredResponse
 
@@ -98,3 +101,32 @@ class PendingResponses:
             remove(response_id)
             return True
         return remove(response_id)
+
+
+# -- the stored_responses row, the same in both backends -----------------------------------------------
+
+
+def response_values(stored: StoredResponse, scrub: Callable[[Any], str], now_ms: int) -> tuple[Any, ...]:
+    """The row of ``stored`` (id, response, input_items, history, created_ms, expires_ms), keys scrubbed."""
+    return (
+        stored.id,
+        scrub(stored.response),
+        scrub(stored.input_items),
+        scrub(stored.history),
+        stored.created_ms or now_ms,
+        stored.expires_ms,
+    )
+
+
+def response_from_row(row: Mapping[str, Any], now_ms: int) -> StoredResponse | None:
+    """A stored_responses row back as a :class:`StoredResponse`; None once it has expired."""
+    if row["expires_ms"] and row["expires_ms"] <= now_ms:
+        return None
+    return StoredResponse(
+        id=row["id"],
+        response=orjson.loads(row["response"]),
+        input_items=orjson.loads(row["input_items"]),
+        history=orjson.loads(row["history"]),
+        created_ms=row["created_ms"],
+        expires_ms=row["expires_ms"],
+    )

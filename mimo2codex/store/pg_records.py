@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from mimo2codex.store.base import StoredResponse
+from mimo2codex.store.pending import response_from_row, response_values
 from mimo2codex.store.preferences import check_setting
 from mimo2codex.store.records import _MODEL_FIELDS, RecordTables, _text_field
 
@@ -95,28 +96,11 @@ class PgRecordTables:
 
     # -- stored responses (the writer thread puts them: see PostgresStore.put_response) -----
     def _response_values(self, stored: StoredResponse) -> tuple[Any, ...]:
-        return (
-            stored.id,
-            self._scrub_known(stored.response),
-            self._scrub_known(stored.input_items),
-            self._scrub_known(stored.history),
-            stored.created_ms or self._now_ms(),
-            stored.expires_ms,
-        )
+        return response_values(stored, self._scrub_known, self._now_ms())
 
     def _stored_response(self, response_id: str) -> StoredResponse | None:
-        for row in self._query("SELECT * FROM stored_responses WHERE id = %s", (response_id,)):
-            if row["expires_ms"] and row["expires_ms"] <= self._now_ms():
-                return None
-            return StoredResponse(
-                id=row["id"],
-                response=orjson.loads(row["response"]),
-                input_items=orjson.loads(row["input_items"]),
-                history=orjson.loads(row["history"]),
-                created_ms=row["created_ms"],
-                expires_ms=row["expires_ms"],
-            )
-        return None
+        rows = self._query("SELECT * FROM stored_responses WHERE id = %s", (response_id,))
+        return next((response_from_row(row, self._now_ms()) for row in rows), None)
 
     def _delete_stored_response(self, response_id: str) -> bool:
         return self._execute("DELETE FROM stored_responses WHERE id = %s", (response_id,)) > 0

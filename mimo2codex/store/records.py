@@ -16,6 +16,7 @@ import orjson
 
 from mimo2codex.errors import InvalidRequest
 from mimo2codex.store.base import StoredResponse
+from mimo2codex.store.pending import response_from_row, response_values
 from mimo2codex.store.preferences import check_setting
 
 PUT_RESPONSE = (
@@ -134,28 +135,11 @@ class RecordTables:
 
     # -- stored responses --------------------------------------------------------------------
     def _response_values(self, stored: StoredResponse) -> tuple[Any, ...]:
-        return (
-            stored.id,
-            self._scrub_known(stored.response),
-            self._scrub_known(stored.input_items),
-            self._scrub_known(stored.history),
-            stored.created_ms or self._now_ms(),
-            stored.expires_ms,
-        )
+        return response_values(stored, self._scrub_known, self._now_ms())
 
     def _stored_response(self, response_id: str) -> StoredResponse | None:
-        for row in self._rows("SELECT * FROM stored_responses WHERE id = ?", (response_id,)):
-            if row["expires_ms"] and row["expires_ms"] <= self._now_ms():
-                return None
-            return StoredResponse(
-                id=row["id"],
-                response=orjson.loads(row["response"]),
-                input_items=orjson.loads(row["input_items"]),
-                history=orjson.loads(row["history"]),
-                created_ms=row["created_ms"],
-                expires_ms=row["expires_ms"],
-            )
-        return None
+        rows = self._rows("SELECT * FROM stored_responses WHERE id = ?", (response_id,))
+        return next((response_from_row(row, self._now_ms()) for row in rows), None)
 
     def _delete_stored_response(self, response_id: str) -> bool:
         return self._execute("DELETE FROM stored_responses WHERE id = ?", (response_id,)) > 0
