@@ -21,7 +21,7 @@ from mimo2codex.gateway import Gateway, new_id, route_headers
 from mimo2codex.http_body import json_response, read_json_object
 from mimo2codex.protocol.passthrough import ErrorEventScrubber, adapt_chat_request
 from mimo2codex.protocol.sse import KEEPALIVE, SSEDecoder, encode_event
-from mimo2codex.protocol.stream import convert_usage
+from mimo2codex.protocol.usage import convert_usage
 from mimo2codex.redaction import redact
 from mimo2codex.request_log import RequestRecord
 from mimo2codex.responses_api import PROBE_TEXT, upstream_failure

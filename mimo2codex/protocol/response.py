@@ -16,7 +16,8 @@ import dataclasses
 from typing import Any
 
 from mimo2codex.protocol.context import ResponseContext
-from mimo2codex.protocol.stream import Event, StreamTranslator
+from mimo2codex.protocol.events import Event
+from mimo2codex.protocol.stream import StreamTranslator
 
 _ZERO_USAGE: dict[str, int] = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
 

@@ -30,12 +30,13 @@ from hypothesis import strategies as st
 from mimo2codex.errors import GatewayError, UpstreamRateLimited
 from mimo2codex.protocol.arguments import parse_object, repair_arguments
 from mimo2codex.protocol.context import ResponseContext, echo_fields
+from mimo2codex.protocol.events import Event
 from mimo2codex.protocol.failure import classify_upstream_failure, to_error
 from mimo2codex.protocol.profile import ReasoningReplay, UpstreamProfile
 from mimo2codex.protocol.reasoning import seal
 from mimo2codex.protocol.request import responses_to_chat
 from mimo2codex.protocol.sse import SSEDecoder
-from mimo2codex.protocol.stream import Event, StreamTranslator
+from mimo2codex.protocol.stream import StreamTranslator
 from tests.fakes.strict_upstream import VendorRules, check_request
 from tests.sdk_invariants import check_event_sequence
 

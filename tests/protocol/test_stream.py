@@ -22,8 +22,9 @@ from mimo2codex.protocol.context import ResponseContext
 from mimo2codex.protocol.notes import Note
 from mimo2codex.protocol.reasoning import unseal
 from mimo2codex.protocol.sse import DONE, SSEDecoder, parse_chat_data
-from mimo2codex.protocol.stream import StreamTranslator, convert_usage
+from mimo2codex.protocol.stream import StreamTranslator
 from mimo2codex.protocol.toolmap import ToolEntry, ToolKind, ToolMap
+from mimo2codex.protocol.usage import convert_usage
 from tests.sdk_invariants import check_event_sequence
 
 DATA = Path(__file__).parent.parent / "data" / "stream"
