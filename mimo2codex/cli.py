@@ -161,7 +161,9 @@ def worker_settings() -> Settings:
     """
     raw = os.environ.pop(WORKER_ARGS_ENV, None)
     args = build_parser().parse_args(json.loads(raw) if raw else [])
-    settings = load_settings(flags=_option_flags(args), serving=True)
+    from mimo2codex.admin.stored_toggles import startup_settings  # what main() used for serving
+
+    settings = startup_settings(flags=_option_flags(args))
     configure_logging(settings.verbose)
     redaction.install(_secret_values(settings))
     return settings
@@ -232,7 +234,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     command: str | None = args.command
     sub: Subcommand | None = getattr(args, "subcommand", None)
     try:
-        settings = load_settings(flags=flags, serving=command is None or (sub is not None and sub.needs_key))
+        if command is None:  # serving: the admin's stored settings apply; imported only to serve
+            from mimo2codex.admin.stored_toggles import startup_settings
+
+            settings = startup_settings(flags=flags)
+        else:
+            settings = load_settings(flags=flags, serving=sub is not None and sub.needs_key)
         if sub is not None:
             return sub.run(args, settings)
         if command == "print-config":

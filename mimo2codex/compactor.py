@@ -1,6 +1,8 @@
 """Context auto-compaction, the I/O part (``--auto-compact``): summarise with the routed model, splice.
 
-:func:`compact` runs before a translated request goes upstream. When the request would not fit the
+:func:`compact` runs before a translated request goes upstream (for a streamed request, inside the
+wait the stream covers with its status grace and keepalives: ``responses_api._compact_and_open``, so a
+slow summary never leaves Codex without bytes). When the request would not fit the
 routed model's declared context window (``ModelInfo.context_window``; models without one are never
 compacted), the oldest turns are summarised by the same model in a separate, non-streamed request
 and replaced by the summary. Summaries are cached in memory by the exact messages they replace

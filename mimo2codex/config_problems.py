@@ -93,6 +93,11 @@ PROBLEMS: dict[str, Problem] = {
             "a key (set MIMO2CODEX_DEFAULT_PROVIDER or pass --model to choose)",
         ),
         Problem(
+            "stored_setting_ignored",
+            "the admin's stored setting {name} = {value} no longer applies, so it is ignored ({reason}); choose "
+            "another value in the admin's Settings, or reset it there",
+        ),
+        Problem(
             "web_search_token_plan",
             "MiMo: web search is not available with token-plan (tp-) keys, so --web-search is ignored for MiMo",
         ),

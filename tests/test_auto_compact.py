@@ -7,7 +7,10 @@ to shrink shows up as a violation.
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -170,3 +173,97 @@ def test_a_failed_summary_sends_the_request_unchanged(
     assert [v.rule for v in upstream.violations] == ["context_length"]
     (record,) = gateway.wait_for_records(1)
     assert "summariser overloaded" in record.notes["compacted"]["failed"]
+
+
+# -- a slow summary: committed to 200 + SSE, kept alive, then the compacted request ----------------
+
+SUMMARY_DELAY = 1.2
+TICK = 0.15
+
+
+def timed_stream(gateway: LiveGateway, history: list[dict[str, Any]]) -> tuple[int, list[tuple[float, str]]]:
+    """A streamed request read line by line: (status, [(seconds since the request, line)])."""
+    body = {"model": "tiny", "instructions": "You are Codex.", "input": history, "stream": True, "store": False}
+    lines: list[tuple[float, str]] = []
+    started = time.monotonic()
+    with httpx.Client(timeout=30) as client, client.stream("POST", f"{gateway.url}/responses", json=body) as reply:
+        lines.append((time.monotonic() - started, f"HTTP {reply.status_code}"))
+        for line in reply.iter_lines():
+            if line:
+                lines.append((time.monotonic() - started, line))
+        return reply.status_code, lines
+
+
+def sse_events(lines: list[tuple[float, str]]) -> list[dict[str, Any]]:
+    return [orjson.loads(line[6:]) for _, line in lines if line.startswith("data: ")]
+
+
+def slow_settings(tmp_path: Path, upstream: StrictUpstream) -> Settings:
+    # a grace shorter than the summary, as the default 2 s is shorter than a real summary of a long session
+    values = settings(tmp_path, upstream, MIMO2CODEX_AUTO_COMPACT="1", MIMO2CODEX_KEEPALIVE=str(TICK))
+    return dataclasses.replace(values, status_grace=0.1)
+
+
+def test_a_slow_summary_commits_to_the_stream_and_sends_keepalives_meanwhile(
+    tmp_path: Path, start_upstream: StartUpstream, start_gateway: StartGateway
+) -> None:
+    def slow(body: dict[str, Any], number: int) -> Reply:
+        if is_summary_request(body):
+            return Reply.text(SUMMARY, delay=SUMMARY_DELAY)
+        return Reply.text("noted")
+
+    upstream = start_upstream(slow, rules=VendorRules(context_limit_chars=3 * WINDOW, context_limit_tokens=WINDOW))
+    gateway = start_gateway(slow_settings(tmp_path, upstream))
+    status, lines = timed_stream(gateway, [note(n) for n in range(12)])
+    assert status == 200
+    assert lines[0][0] < SUMMARY_DELAY / 2  # the headers did not wait for the summary
+    waiting = [at for at, line in lines if line.startswith(":") and at < SUMMARY_DELAY]
+    assert len(waiting) >= 4, lines  # keepalive comments while the summary was written
+    gaps = [later - earlier for (earlier, _), (later, _) in itertools.pairwise(lines)]
+    assert max(gaps) < SUMMARY_DELAY / 2, lines  # never silent for long
+    events = sse_events(lines)
+    assert events[0]["type"] == "response.created"
+    assert events[-1]["type"] == "response.completed", events[-1]
+    reasoning = "".join(e["delta"] for e in events if e["type"] == "response.reasoning_summary_text.delta")
+    assert "[mimo2codex] Context compacted" in reasoning
+    assert upstream.violations == []
+    assert [is_summary_request(b) for b in upstream.bodies] == [True, False]  # then the compacted request
+    (record,) = gateway.wait_for_records(1)
+    assert record.notes["compacted"]["summarised_messages"] > 0
+
+
+def test_a_slow_summary_that_fails_ends_in_response_failed_with_the_vendors_code(
+    tmp_path: Path, start_upstream: StartUpstream, start_gateway: StartGateway
+) -> None:
+    def failing(body: dict[str, Any], number: int) -> Reply:
+        if is_summary_request(body):
+            return Reply.http_error(503, "summariser overloaded", type="server_error", delay=SUMMARY_DELAY / 2)
+        return Reply.text("unreachable")
+
+    upstream = start_upstream(failing, rules=VendorRules(context_limit_chars=3 * WINDOW, context_limit_tokens=WINDOW))
+    gateway = start_gateway(slow_settings(tmp_path, upstream))
+    status, lines = timed_stream(gateway, [note(n) for n in range(12)])
+    assert status == 200  # committed while the summary was being written
+    assert any(line.startswith(":") for _, line in lines)
+    events = sse_events(lines)
+    assert events[-1]["type"] == "response.failed"
+    # the request went out unchanged, and the vendor's "too long" is Codex's context_length_exceeded
+    assert events[-1]["response"]["error"]["code"] == "context_length_exceeded"
+    assert [v.rule for v in upstream.violations] == ["context_length"]
+    (record,) = gateway.wait_for_records(1)
+    assert "summariser overloaded" in record.notes["compacted"]["failed"]
+
+
+def test_a_quick_summary_failure_within_the_grace_is_still_a_real_http_status(
+    tmp_path: Path, start_upstream: StartUpstream, start_gateway: StartGateway
+) -> None:
+    def failing(body: dict[str, Any], number: int) -> Reply:
+        if is_summary_request(body):
+            return Reply.http_error(503, "summariser overloaded", type="server_error")
+        return Reply.text("unreachable")
+
+    upstream = start_upstream(failing, rules=VendorRules(context_limit_chars=3 * WINDOW, context_limit_tokens=WINDOW))
+    gateway = start_gateway(settings(tmp_path, upstream, MIMO2CODEX_AUTO_COMPACT="1"))  # the 2 s grace
+    status, lines = timed_stream(gateway, [note(n) for n in range(12)])
+    assert status == 400
+    assert orjson.loads(lines[1][1])["error"]["code"] == "context_length_exceeded"

@@ -84,6 +84,8 @@ class AdminContext:
     catalog: tuple[list[dict[str, Any]], list[dict[str, Any]]] = field(default_factory=lambda: ([], []))
     #: (mtime_ns, size) of providers.json as last loaded; None when there was no file
     file_stamp: tuple[int, int] | None = None
+    #: stored toggles left out because they do not load (name -> the stored value), warned about once
+    ignored: dict[str, Any] = field(default_factory=dict)
 
     def attach(self, gateway: Gateway, store: Store | None) -> None:
         self.gateway_ = gateway
@@ -130,6 +132,8 @@ class AdminContext:
         router = build_router(settings, models, aliases)
         self.live.current = settings
         self.gateway.reconfigure(settings, router)
+        if cause in ("admin", "file"):
+            self.ignored.clear()  # other providers: an ignored stored toggle may load now (the watcher retries)
         store = tunable(self.store)
         if store is not None:
             # a provider added live brings a key the log must scrub too

@@ -217,8 +217,7 @@ def _saved_message(installed: Installed, carry: Carry | None) -> str:
     )
     if carry.pin:
         text += (
-            f" It stays the default provider (Settings, default_provider); to keep it the default after a restart, "
-            f"set MIMO2CODEX_DEFAULT_PROVIDER={carry.id}."
+            " It stays the default provider (Settings, default_provider), after a restart too: the toggle is stored."
         )
     return text
 

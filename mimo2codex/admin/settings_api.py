@@ -95,7 +95,7 @@ ROUTES = (
         "DELETE",
         "/settings/{key}",
         delete_setting,
-        "Remove a stored setting (a toggle goes back to its startup value)",
+        "Remove a stored setting (a toggle goes back to its default)",
         "settings",
         params=(_KEY,),
         responses={200: DELETED},

@@ -4,8 +4,9 @@ A toggle is a :class:`~mimo2codex.settings.Settings` field (thinking, web search
 vision fallback model, the default provider). Changing one rebuilds the settings with the startup
 loader (so a default provider without a key is refused with the startup message) and swaps them in;
 the value is kept in the store's ``settings`` table under the field's name, so every instance on one
-database follows it (:mod:`mimo2codex.admin.watcher`). An option given by an env var or a flag is locked:
-the toggle says which one, and a change is refused (409) until it is removed.
+database follows it (:mod:`mimo2codex.admin.watcher`), and a gateway that starts applies it
+(:mod:`mimo2codex.admin.stored_toggles`). An option given by an env var or a flag is locked: the toggle
+says which one, and a change is refused (409) until it is removed.
 
 The storage policy (body capture, body cap, retention, size cap) is applied to the running store and
 kept in the same table.
@@ -104,7 +105,7 @@ def _value(toggle: Toggle, value: Any) -> Any:
 
 
 async def set_toggle(ctx: AdminContext, name: str, value: Any) -> dict[str, Any]:
-    """Apply toggle ``name`` (``value`` None: back to the startup value) and keep it in the store."""
+    """Apply toggle ``name`` (``value`` None: back to its default, the stored value removed) and keep it."""
     toggle = BY_NAME.get(name)
     if toggle is None:
         raise NotFound(f"unknown toggle {name!r}; known: {', '.join(BY_NAME)}", param="name")
@@ -141,7 +142,7 @@ async def list_toggles(ctx: AdminContext, request: Request) -> Response:
 async def put_toggle(ctx: AdminContext, request: Request) -> Response:
     body = await read_json_object(request, _BODY_LIMIT)
     if "value" not in body:
-        raise InvalidRequest('body must be {"value": ...} (null: back to the startup value)', param="value")
+        raise InvalidRequest('body must be {"value": ...} (null: back to the default)', param="value")
     return json_response({"toggle": await set_toggle(ctx, request.path_params["name"], body["value"])})
 
 
@@ -272,7 +273,7 @@ ROUTES = (
         "DELETE",
         "/toggles/{name}",
         delete_toggle,
-        "Put a toggle back to its startup value",
+        "Put a toggle back to its default (its stored value is removed)",
         "settings",
         params=(_NAME,),
         responses={200: obj({"toggle": TOGGLE}, "toggle")},

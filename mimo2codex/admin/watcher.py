@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from dataclasses import replace
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -23,8 +24,10 @@ from starlette.concurrency import run_in_threadpool
 from mimo2codex.admin.context import AdminContext, TunableStore, database_error, file_stamp, tunable
 from mimo2codex.admin.models import alias_json, model_json
 from mimo2codex.admin.runtime import providers_path
+from mimo2codex.admin.stored_toggles import Resolved, resolve
 from mimo2codex.admin.toggles import BY_NAME, POLICY, apply_policy
 from mimo2codex.errors import ConfigError
+from mimo2codex.settings import Settings
 
 log = logging.getLogger("mimo2codex.admin")
 
@@ -70,6 +73,8 @@ async def sync_store(ctx: AdminContext) -> bool:
     models = [model_json(row) for row in await run_in_threadpool(store.models)]
     aliases = [alias_json(row) for row in await run_in_threadpool(store.aliases)]
     toggles = {name: stored[name] for name in BY_NAME if name in stored and ctx.live.lock(name) is None}
+    # a stored value already ignored (and warned about) is tried again only when it or the providers change
+    toggles = {name: value for name, value in toggles.items() if name not in ctx.ignored or ctx.ignored[name] != value}
     tuned = tunable(store)
     if tuned is not None:
         now = _policy_now(tuned)
@@ -79,16 +84,31 @@ async def sync_store(ctx: AdminContext) -> bool:
         return False
     async with ctx.edit_lock:
         try:
-            settings = await ctx.call(lambda: ctx.live.build(toggles=toggles))
-        except ConfigError as exc:
-            # another instance's toggle does not load here (e.g. a provider this one lacks a key for)
+            # a stored toggle that does not load here (e.g. a provider this instance lacks a key for) is
+            # left out, the others apply
+            resolved = await ctx.call(lambda: resolve(lambda wanted: ctx.live.build(toggles=wanted), toggles))
+        except ConfigError as exc:  # the configuration does not load even without the stored toggles
             ctx.refused("store", str(exc))
             settings = ctx.live.current
             toggles = ctx.live.toggles
+        else:
+            settings, toggles = _ignoring(ctx, resolved), resolved.applied
         ctx.live.toggles = toggles
         ctx.catalog = (models, aliases)
         ctx.apply(settings, "store")
     return True
+
+
+def _ignoring(ctx: AdminContext, resolved: Resolved) -> Settings:
+    """``resolved.settings`` with a warning for each stored toggle left out, logged once."""
+    warnings = resolved.warnings()
+    for (name, (value, _)), text in zip(resolved.ignored.items(), warnings, strict=True):
+        ctx.ignored[name] = value
+        if text not in ctx.live.startup.warnings:  # a starting gateway said it already (its banner)
+            log.warning("%s", text)
+    if not warnings:
+        return resolved.settings
+    return replace(resolved.settings, warnings=tuple(dict.fromkeys([*resolved.settings.warnings, *warnings])))
 
 
 class Trouble:

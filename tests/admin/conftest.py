@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 
 from mimo2codex.request_log import RequestRecord
 from mimo2codex.server import create_app
-from mimo2codex.settings import load_settings
+from mimo2codex.settings import Settings, load_settings
 from mimo2codex.store.base import Store
 from tests.fakes.transport import FakeReply, ScriptedTransport
 
@@ -45,6 +45,7 @@ class Admin:
         *,
         existing_data_dir: bool = False,
         store: Store | None = None,
+        load: Callable[[Mapping[str, str]], Settings] = load_settings,
     ) -> None:
         self.data_dir = tmp / "data"
         self.data_dir.mkdir(exist_ok=existing_data_dir)
@@ -60,7 +61,7 @@ class Admin:
             "CODEX_HOME": str(tmp / "codex"),
             **(extra_env or {}),
         }
-        self.settings = load_settings(self.env)
+        self.settings = load(self.env)  # startup_settings: as `mimo2codex` starts (the stored settings)
         self.transport = ScriptedTransport()
         self.records: list[RequestRecord] = []
         self.app = create_app(

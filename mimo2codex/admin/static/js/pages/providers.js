@@ -28,6 +28,11 @@ function sourceLabel(source) {
   return name === source ? source : h("span", { title: source }, name);
 }
 
+/** A URL that may wrap after its separators (a narrow table wraps it there, not mid-word). */
+function breakableUrl(url) {
+  return String(url || "").split(/(?<=[/.])/).map((part, i) => (i ? [h("wbr"), part] : part));
+}
+
 async function loadProviders() {
   const data = await get("providers");
   fillTable(
@@ -35,7 +40,7 @@ async function loadProviders() {
     [
       { label: t("providers.id"), className: "nowrap", render: (p) => h("code", null, p.id) },
       { label: t("providers.display_name"), render: (p) => [p.display_name, p.default ? [" ", h("span", { class: "badge ok" }, t("providers.default"))] : null] },
-      { label: t("providers.base_url"), className: "clip", render: (p) => p.base_url },
+      { label: t("providers.base_url"), className: "clip", render: (p) => breakableUrl(p.base_url) },
       { label: t("providers.default_model"), className: "clip", render: (p) => p.default_model || "—" },
       { label: t("providers.key"), render: (p) => (p.api_key_present ? h("span", { class: "badge ok" }, t("providers.has_key")) : h("span", { class: "badge warn" }, t("providers.no_key"))) },
       { label: t("providers.source"), className: "nowrap", render: (p) => (p.builtin ? t("providers.builtin") : sourceLabel(p.source)) },
