@@ -8,11 +8,14 @@
 ``--backend sqlite|postgresql|both`` (default both). PostgreSQL runs on a throw-away cluster
 (tests/postgres_server.py, fsync on) unless ``--pg-url`` names a database to use (it is emptied).
 
-- writer: N Codex records (the fixtures' ~40 KB request, a ~3 KB response, every body kept, redacted
-  and capped by the capture policy) are submitted at once; rows/s is N over the time until the
-  writer has committed them all, and CPU is this process's per row (the writer thread's work).
-- size: M records through the real writer per capture mode (off, errors-only with 2 % failures,
-  full), then the database's size (SQLite: the file after a checkpoint; PostgreSQL: the tables with
+- writer: N Codex records, every body kept (redacted and capped by the capture policy), are
+  submitted at once; rows/s is N over the time until the writer has committed them all, and CPU is
+  this process's per row (the writer thread's work). ``--bodies sessions``: Codex sessions of 20
+  turns, interleaved (bench/sessions.py: the fixture's ~40 KB first request growing ~2.5 KB a turn,
+  every request distinct, a ~3 KB response each); ``--bodies unique``: ~40 KB bodies sharing no
+  bytes at all (the worst case); ``both`` (default). A sample of rows is read back and compared.
+- size: M records (the same sessions) through the real writer per capture mode (off, errors-only
+  with 2 % failures, full), then the database's size (SQLite: the file after a checkpoint; PostgreSQL: the tables with
   their indexes and TOAST), scaled to 100k requests.
 - queries: a log of ``--rows`` rows over 30 days is generated in bulk (bench/store_data.py), then
   each query runs ``--repeat`` times while another thread submits requests through the writer
@@ -37,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import store_before as before
+from bench.sessions import session_records, unique_records
 from bench.store_data import codex_record, codex_request_body, generate
 from mimo2codex.store.base import LogQuery, Store
 from mimo2codex.store.capture import CapturePolicy
@@ -74,7 +78,8 @@ class Backends:
             with psycopg.connect(self.pg_url, autocommit=True) as conn:
                 conn.execute(
                     "DROP TABLE IF EXISTS chat_logs, log_rollups_hourly, log_rollups_minute, log_rollups_daily, "
-                    "models, model_aliases, settings, stored_responses, migrations CASCADE"
+                    "log_totals_hourly, log_totals_minute, log_totals_daily, "
+                    "body_pieces, models, model_aliases, settings, stored_responses, migrations CASCADE"
                 )
                 conn.execute("DROP FUNCTION IF EXISTS m2c_jsonb_add(jsonb, jsonb) CASCADE")
             return self.pg_url
@@ -104,8 +109,10 @@ class Backends:
 
         with psycopg.connect(store.url) as conn:  # type: ignore[attr-defined]
             conn.execute("CHECKPOINT")
+            # every table of the store with its indexes and TOAST (the log, its pieces, the rollups)
             row = conn.execute(
-                "SELECT pg_total_relation_size('chat_logs') + pg_total_relation_size('log_rollups_hourly')"
+                "SELECT sum(pg_total_relation_size(oid)) FROM pg_class "
+                "WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace"
             ).fetchone()
         return int(row[0]) if row else 0
 
@@ -117,9 +124,22 @@ def _policy(mode: str) -> CapturePolicy:
 # -- writer ---------------------------------------------------------------------------------------
 
 
-def bench_writer(backends: Backends, backend: str, n: int) -> dict[str, float]:
-    body = codex_request_body()
-    records = [codex_record(i, body, started=time.time()) for i in range(n)]
+#: a writer run's records: Codex sessions (distinct bodies sharing what Codex resends), or bodies
+#: sharing nothing (the worst case of the piece store and the redaction cache)
+BODIES = ("sessions", "unique")
+SESSION_TURNS = 20
+
+
+def writer_records(bodies: str, n: int) -> list[Any]:
+    if bodies == "unique":
+        return unique_records(n)
+    return session_records(max(1, n // SESSION_TURNS), SESSION_TURNS)
+
+
+def bench_writer(backends: Backends, backend: str, n: int, bodies: str = "sessions") -> dict[str, float]:
+    records = writer_records(bodies, n)
+    n = len(records)
+    body_bytes = sum(len(r.request_body) for r in records) / n
     store = backends.store(backend, backends.target(backend), policy=_policy("full"), queue_size=n + 1)
     store.open()
     try:
@@ -131,6 +151,12 @@ def bench_writer(backends: Backends, backend: str, n: int) -> dict[str, float]:
         state = store.state()
         assert (state.written, state.dropped) == (n, 0), state
         size = backends.size(backend, store)
+        # every body reads back as the capture policy renders it (a sample)
+        check = _policy("full")
+        for log_id in (1, n // 2, n):
+            row = store.log(log_id)
+            assert row is not None
+            assert row["request_body"] == check.render(records[log_id - 1].request_body)
     finally:
         store.close()
     return {
@@ -138,7 +164,7 @@ def bench_writer(backends: Backends, backend: str, n: int) -> dict[str, float]:
         "rows_per_s": n / wall,
         "cpu_us_per_row": cpu / n * 1e6,
         "bytes_per_row": size / n,
-        "request_body_bytes": len(body),
+        "request_body_bytes": body_bytes,
     }
 
 
@@ -146,18 +172,20 @@ def bench_writer(backends: Backends, backend: str, n: int) -> dict[str, float]:
 
 
 def bench_size(backends: Backends, backend: str, n: int) -> dict[str, float]:
-    body = codex_request_body()
+    records = session_records(max(1, n // SESSION_TURNS), SESSION_TURNS)
+    now = time.time()
     out: dict[str, float] = {}
     for mode in ("off", "errors-only", "full"):
-        store = backends.store(backend, backends.target(backend), policy=_policy(mode), queue_size=n + 1)
+        store = backends.store(backend, backends.target(backend), policy=_policy(mode), queue_size=len(records) + 1)
         store.open()
         try:
-            now = time.time()
-            for i in range(n):
-                store.submit(codex_record(i, body, started=now - (n - i) * 0.5, failed=i % 50 == 7))
+            for i, template in enumerate(records):
+                started = now - (len(records) - i) * 0.5
+                record = codex_record(i, template.request_body, started=started, failed=i % 50 == 7)
+                store.submit(record)
             assert store.flush(900)
-            assert store.state().written == n
-            out[mode] = backends.size(backend, store) * 100_000 / n
+            assert store.state().written == len(records)
+            out[mode] = backends.size(backend, store) * 100_000 / len(records)
         finally:
             store.close()
     return out
@@ -331,6 +359,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", choices=(*BACKENDS, "both"), default="both")
     parser.add_argument("--pg-url", help="an existing PostgreSQL database to use (its tables are dropped)")
     parser.add_argument("--writer-rows", type=int, default=20_000)
+    parser.add_argument(
+        "--bodies", choices=(*BODIES, "both"), default="both", help="writer: Codex sessions, bodies sharing nothing"
+    )
     parser.add_argument("--size-rows", type=int, default=20_000)
     parser.add_argument("--rows", type=int, default=10_000_000, help="rows of the generated log (queries)")
     parser.add_argument("--repeat", type=int, default=200)
@@ -350,8 +381,10 @@ def main(argv: list[str] | None = None) -> int:
         backends = stack.enter_context(Backends(workdir, args.pg_url))
         for backend in chosen:
             if args.what in ("writer", "all"):
-                report[f"writer {backend}"] = bench_writer(backends, backend, args.writer_rows)
-                _print(f"writer, {backend}", report[f"writer {backend}"])
+                for bodies in BODIES if args.bodies == "both" else (args.bodies,):
+                    key = f"writer {backend} {bodies}"
+                    report[key] = bench_writer(backends, backend, args.writer_rows, bodies)
+                    _print(f"writer, {backend}, {bodies} bodies", report[key])
             if args.what in ("size", "all"):
                 report[f"size {backend}"] = bench_size(backends, backend, args.size_rows)
                 _print(f"bytes per 100k requests, {backend}", report[f"size {backend}"])

@@ -7,7 +7,9 @@
   enough for the indexes and the histograms to be realistic), go in with ``executemany`` (SQLite) or
   a binary ``COPY`` (PostgreSQL) in big transactions, and the hourly rollups are summed on the way
   and written once at the end; the minute and daily rollups are then filled by the backfill the
-  store's migration runs on an existing log (a GROUP BY over the rows, a day at a time). 10 million rows take a few minutes per backend.
+  store's migration runs on an existing log (a GROUP BY over the rows, a day at a time), and each
+  level's route-less totals from those rollups (:mod:`mimo2codex.store.levels`). 10 million rows
+  take a few minutes per backend.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 import orjson
 
 from mimo2codex.request_log import RequestRecord
-from mimo2codex.store import histogram, pg_rollups, rollup, sqlite_rollups
+from mimo2codex.store import histogram, levels, pg_rollups, rollup, sqlite_rollups
 from mimo2codex.store.row import COLUMN_NAMES
 
 FIXTURE = Path("/work/shared/fixtures/codex-cli-0.169.0/turn1-tool-task.request.json")
@@ -114,12 +116,12 @@ GEN_COLUMNS: tuple[str, ...] = (
     "endpoint", "stream", "status_code", "error_code", "error_snippet", "request_body", "response_body",
     "upstream_status", "finish_reason", "retries", "outcome", "tool_call_count",
     "upstream_request_id", "rewritten_from", "rewrite_reason", "bytes_in", "bytes_out", "user_agent",
-    "codex_version", "client_token", "instance", "notes",
+    "codex_version", "client_token", "instance", "notes", "request_pieces", "response_pieces",
 )  # fmt: skip
 assert sorted(GEN_COLUMNS) == sorted(COLUMN_NAMES)
 _G = {name: i for i, name in enumerate(GEN_COLUMNS)}
 _STATUS, _CODE = _G["status_code"], _G["error_code"]
-_TAIL = (None, None, None, 40_000, 3_000, USER_AGENT, "0.169.0", None, "bench", None)
+_TAIL = (None, None, None, 40_000, 3_000, USER_AGENT, "0.169.0", None, "bench", None, None, None)
 
 
 def _parts(seed: int) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
@@ -222,6 +224,7 @@ def _chunks(
         yield batch
 
 
+_TOTAL_TABLES = tuple(levels.TOTALS_OF[level].table for level in levels.LEVELS)
 _ROLLUP_COLUMNS = (
     "hour",
     "provider_id",
@@ -268,8 +271,10 @@ def _load_sqlite(
         f"INSERT OR REPLACE INTO log_rollups_hourly ({', '.join(_ROLLUP_COLUMNS)}) VALUES ({', '.join('?' * len(_ROLLUP_COLUMNS))})",
         _rollup_rows(acc),
     )
-    # the minute and daily rollups, the way the migration fills them for an existing database
+    # the minute and daily rollups and every level's totals, the way the migrations fill them for an
+    # existing database
     sqlite_rollups.backfill(conn)
+    sqlite_rollups.backfill_totals(conn)
     conn.execute("COMMIT")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
@@ -309,6 +314,7 @@ def _load_postgres(
             )
         with conn.transaction():
             pg_rollups.backfill(conn)  # the minute and daily rollups, as the migration fills them
+            pg_rollups.backfill_totals(conn)  # and every level's route-less totals
         conn.execute("ANALYZE chat_logs")  # autovacuum would, a minute later
-        for table in ("log_rollups_hourly", "log_rollups_minute", "log_rollups_daily"):
+        for table in ("log_rollups_hourly", "log_rollups_minute", "log_rollups_daily", *_TOTAL_TABLES):
             conn.execute(f"ANALYZE {table}")  # type: ignore[arg-type]

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Coroutine
 from typing import Any
 
 import orjson
@@ -27,6 +27,7 @@ from mimo2codex.gateway import Gateway, new_id, route_headers
 from mimo2codex.http_body import json_response, read_json_object
 from mimo2codex.protocol.context import ResponseContext, echo_fields
 from mimo2codex.protocol.failure import classify_upstream_failure, is_error_body, to_error
+from mimo2codex.protocol.profile import UpstreamProfile
 from mimo2codex.protocol.request import responses_to_chat
 from mimo2codex.protocol.response import chat_to_response, synthetic_events, synthetic_response
 from mimo2codex.protocol.sse import KEEPALIVE, SSEDecoder, SSEEvent, encode_event, encode_events
@@ -146,16 +147,28 @@ async def create_response(request: Request) -> Response:
     ctx.tool_map = chat.tool_map
     ctx.think_tags = profile.think_tags
     chat.body["stream"] = stream
-    if gateway.settings.auto_compact:  # opt-in: summarise the oldest turns past the model's window
-        await compactor.compact(gateway, route, profile, chat.body, record)
-    upstream_request = UpstreamRequest(route.provider, "/chat/completions", orjson.dumps(chat.body), stream)
-    gateway.dump(record.request_id, "translated upstream request", upstream_request.body)
-
+    opening = _compact_and_open(gateway, route, profile, chat.body, record)
     if not stream:
-        reply = await _complete(gateway, route, upstream_request, ctx, record, headers)
+        reply = await _complete(gateway, route, opening, ctx, record, headers)
     else:
-        reply = await _stream(gateway, route, upstream_request, ctx, record, headers, request.receive)
+        reply = await _stream(gateway, route, opening, ctx, record, headers, request.receive)
     return await stored_responses.keep(gateway, conversation, reply)
+
+
+async def _compact_and_open(
+    gateway: Gateway, route: Route, profile: UpstreamProfile, chat_body: dict[str, Any], record: RequestRecord
+) -> UpstreamResponse:
+    """Summarise the oldest turns when the request would overflow (``--auto-compact``), then open it.
+
+    One awaitable for both, so a streamed request's status grace and keepalives (``_stream``) cover a
+    slow summary too: Codex is never left without bytes for longer than the keepalive interval.
+    """
+    if gateway.settings.auto_compact:  # opt-in: summarise the oldest turns past the model's window
+        await compactor.compact(gateway, route, profile, chat_body, record)
+    stream = bool(chat_body["stream"])
+    upstream_request = UpstreamRequest(route.provider, "/chat/completions", orjson.dumps(chat_body), stream)
+    gateway.dump(record.request_id, "translated upstream request", upstream_request.body)
+    return await gateway.open_upstream(upstream_request, record)
 
 
 async def _once(data: bytes) -> AsyncGenerator[bytes, None]:
@@ -165,13 +178,13 @@ async def _once(data: bytes) -> AsyncGenerator[bytes, None]:
 async def _complete(
     gateway: Gateway,
     route: Route,
-    upstream_request: UpstreamRequest,
+    opening: Coroutine[Any, Any, UpstreamResponse],
     ctx: ResponseContext,
     record: RequestRecord,
     headers: dict[str, str],
 ) -> Response:
     try:
-        upstream = await gateway.open_upstream(upstream_request, record)
+        upstream = await opening
         if upstream.status >= 400:
             raise await upstream_failure(upstream, route)
         raw = await upstream.read()
@@ -211,14 +224,15 @@ async def _complete(
 async def _stream(
     gateway: Gateway,
     route: Route,
-    upstream_request: UpstreamRequest,
+    open_upstream: Coroutine[Any, Any, UpstreamResponse],
     ctx: ResponseContext,
     record: RequestRecord,
     headers: dict[str, str],
     receive: Receive,
 ) -> Response:
     settings = gateway.settings
-    opening = asyncio.ensure_future(gateway.open_upstream(upstream_request, record))
+    # the summary of --auto-compact included: within the grace its failure is still a real HTTP status
+    opening = asyncio.ensure_future(open_upstream)
     # Nothing watches the connection until the response starts: a client that leaves during the
     # grace (Ctrl-C in a long prefill) must still stop the upstream at once, not when it ends. The
     # same watcher then goes on watching for the streamed response.
@@ -256,14 +270,14 @@ async def _stream(
         finished = False
         try:
             yield encode_events(translator.start())
-            if compacted := compactor.notice_chunk(record):  # the user sees the context was compacted
-                yield encode_events(translator.feed(compacted))
-            while not opening.done():  # the upstream is still slower than the status grace
+            while not opening.done():  # the upstream (or the compaction summary) is slower than the grace
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(asyncio.shield(opening), tick)
                     break
                 yield KEEPALIVE
             upstream = opening.result()
+            if compacted := compactor.notice_chunk(record):  # the user sees the context was compacted
+                yield encode_events(translator.feed(compacted))
             if upstream.status >= 400:
                 raise await upstream_failure(upstream, route)
             decoder = SSEDecoder()

@@ -26,7 +26,7 @@ import orjson
 
 from mimo2codex.redaction import MASK, redact
 from mimo2codex.request_log import RequestRecord
-from mimo2codex.store.redaction_cache import RedactionCache
+from mimo2codex.store.redaction_cache import Piece, RedactionCache
 
 BodyMode = Literal["off", "errors-only", "full"]
 BODY_MODES: tuple[BodyMode, ...] = ("off", "errors-only", "full")
@@ -80,6 +80,24 @@ def cap(text: str, max_bytes: int) -> str:
     return f"{kept}…[cut: {len(encoded)} bytes, kept {max_bytes}]"
 
 
+def cap_pieces(pieces: list[Piece], max_bytes: int) -> list[Piece]:
+    """``pieces`` whose text is :func:`cap` of their joined text: the piece crossing ``max_bytes``
+    is cut and carries the marker, the ones after it are gone."""
+    total = sum(piece.size for piece in pieces)
+    if total <= max_bytes:
+        return pieces
+    kept: list[Piece] = []
+    room = max_bytes
+    for piece in pieces:
+        if piece.size > room:
+            head = piece.text.encode("utf-8", "surrogatepass")[:room].decode("utf-8", "ignore")
+            kept.append(Piece(f"{head}…[cut: {total} bytes, kept {max_bytes}]"))
+            return kept
+        kept.append(piece)
+        room -= piece.size
+    return kept  # not reached: the sizes add up to more than max_bytes
+
+
 def _utf8(body: Any) -> bytes | None:
     """A body as UTF-8 bytes: the raw request bytes as they are, anything else serialized once."""
     if body is None:
@@ -124,9 +142,14 @@ class CapturePolicy:
         return self.mode == "errors-only" and is_error(record)
 
     def render(self, body: Any) -> str | None:
-        """One body as stored: images digested, secrets redacted, capped. Writer thread only.
+        """One body as stored: images digested, secrets redacted, capped. Writer thread only."""
+        pieces = self.render_pieces(body)
+        return None if pieces is None else "".join(piece.text for piece in pieces)
 
-        All on the UTF-8 bytes, decoded once at the end: the raw request is never decoded, encoded
+    def render_pieces(self, body: Any) -> list[Piece] | None:
+        """:meth:`render`'s text as the redaction cache's pieces (the store keeps each piece once).
+
+        All on the UTF-8 bytes, decoded once per piece: the raw request is never decoded, encoded
         and lowered again, and the known secrets are one ``bytes.replace`` each.
         """
         data = _utf8(body)
@@ -136,10 +159,23 @@ class CapturePolicy:
         if len(data) > limit:
             # cut on a character boundary (the margin keeps a key split here beyond the cap)
             data = data[:limit].decode("utf-8", "ignore").encode("utf-8", "surrogatepass")
+        if self._secret_spans_cuts:
+            return cap_pieces(self.cache.pieces(self._prepare(data)), self.max_bytes)
+        # Piece by piece, and only for pieces not seen before: a data URL never contains "},{"
+        # (base64 has none of these characters), nor does a known secret (checked above), so
+        # neither can span a cut, and replacing them in each piece is replacing them in the whole.
+        return cap_pieces(self.cache.pieces(data, self._prepare), self.max_bytes)
+
+    def _prepare(self, data: bytes) -> bytes:
+        """Images digested and known secrets masked (before the redaction's search)."""
         data = replace_images(data)
         for secret in self._secret_bytes:
             data = data.replace(secret, _MASK_BYTES)
-        return cap(self.cache.redact(data), self.max_bytes)
+        return data
+
+    @property
+    def _secret_spans_cuts(self) -> bool:
+        return any(b"},{" in secret for secret in self._secret_bytes)
 
     @property
     def _secret_bytes(self) -> tuple[bytes, ...]:

@@ -255,6 +255,7 @@ def _describe_stats(stats: dict[str, Any]) -> str:
         f"size        {stats.get('size_bytes', 0) / 2**20:,.1f} MiB",
         f"rollups     {stats.get('rollup_rows', 0):,} hourly rows",
         f"responses   {stats.get('stored_responses', 0):,} stored",
+        f"pieces      {stats.get('body_pieces', 0):,} shared body pieces",
         "migrations  " + ", ".join(m["name"] for m in stats.get("migrations", [])),
     ]
     return "\n".join(lines) + "\n"

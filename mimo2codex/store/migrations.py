@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from mimo2codex.store.row import LOG_COLUMNS
 
-_SQL_TYPES = {"int": "INTEGER", "text": "TEXT"}
+_SQL_TYPES = {"int": "INTEGER", "text": "TEXT", "blob": "BLOB"}
 
 
 def _log_table() -> str:
@@ -100,6 +100,22 @@ def _rollup_levels(conn: sqlite3.Connection) -> None:
     create_levels(conn)
 
 
+def _body_pieces(conn: sqlite3.Connection) -> None:
+    """Long captured bodies as shared pieces (:mod:`mimo2codex.store.bodies`); old rows keep their text."""
+    present = {row[1] for row in conn.execute("PRAGMA table_info(chat_logs)")}
+    for name in ("request_pieces", "response_pieces"):
+        if name not in present:  # a file created from this version's LOG_COLUMNS has them already
+            conn.execute(f"ALTER TABLE chat_logs ADD COLUMN {name} BLOB")
+    conn.execute("CREATE TABLE body_pieces (digest BLOB PRIMARY KEY, ts INTEGER NOT NULL, body TEXT NOT NULL)")
+    conn.execute("CREATE INDEX idx_body_pieces_ts ON body_pieces(ts)")
+
+
+def _rollup_totals(conn: sqlite3.Connection) -> None:
+    from mimo2codex.store.sqlite_rollups import create_totals
+
+    create_totals(conn)
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     name: str
@@ -110,6 +126,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_initial", _initial),
     Migration("0002_import_node_logs", _import_node_logs),
     Migration("0003_rollup_levels", _rollup_levels),
+    Migration("0004_body_pieces", _body_pieces),
+    Migration("0005_rollup_totals", _rollup_totals),
 )
 
 

@@ -31,9 +31,10 @@ MIGRATION_LOCK = 0x6D3263
 #: column name -> PostgreSQL type; the binary COPY of the writer uses the same names
 _BIGINT_COLUMNS = ("ts",)
 PG_TYPES: dict[str, str] = {
-    name: ("int8" if name in _BIGINT_COLUMNS else "int4") if kind == "int" else "text" for name, kind in LOG_COLUMNS
+    name: ("int8" if name in _BIGINT_COLUMNS else "int4") if kind == "int" else "bytea" if kind == "blob" else "text"
+    for name, kind in LOG_COLUMNS
 }
-_DDL_TYPES = {"int8": "bigint", "int4": "integer", "text": "text"}
+_DDL_TYPES = {"int8": "bigint", "int4": "integer", "text": "text", "bytea": "bytea"}
 
 #: element-wise sum of two sparse {key: count} objects (histograms, errors by code)
 JSONB_ADD = """
@@ -128,6 +129,45 @@ def _rollup_levels(cur: psycopg.Cursor[Any]) -> None:
     backfill(cur.connection)
 
 
+def _body_pieces(cur: psycopg.Cursor[Any]) -> None:
+    """Long captured bodies as shared pieces (:mod:`mimo2codex.store.bodies`); old rows keep their text."""
+    for name in ("request_pieces", "response_pieces"):  # present when 0001 ran from this version
+        cur.execute(f"ALTER TABLE chat_logs ADD COLUMN IF NOT EXISTS {name} bytea")
+    # The pieces are redacted JSON text, rarely read: lz4 (when the server has it) compresses them
+    # at a fraction of pglz's CPU, on the server the writer waits for.
+    cur.execute("CREATE TABLE body_pieces (digest bytea PRIMARY KEY, ts bigint NOT NULL, body text NOT NULL)")
+    cur.execute("CREATE INDEX idx_body_pieces_ts ON body_pieces (ts)")
+    found = cur.execute("SELECT enumvals FROM pg_settings WHERE name = 'default_toast_compression'").fetchone()
+    if found and "lz4" in (found[0] or []):
+        for table, column in (("body_pieces", "body"), ("chat_logs", "request_body"), ("chat_logs", "response_body")):
+            cur.execute(f"ALTER TABLE {table} ALTER COLUMN {column} SET COMPRESSION lz4")
+
+
+def _rollup_totals(cur: psycopg.Cursor[Any]) -> None:
+    """Each level's route-less totals (:data:`mimo2codex.store.levels.TOTALS_OF`), backfilled from the
+    per-route rollups: the timeseries read them, one row per unit instead of one per route."""
+    from mimo2codex.store import levels
+    from mimo2codex.store.pg_rollups import backfill_totals
+
+    counters = ",\n  ".join(f"{name} bigint NOT NULL DEFAULT 0" for name in rollup.COUNTERS)
+    for level in levels.LEVELS:
+        totals = levels.TOTALS_OF[level]
+        cur.execute(
+            f"""CREATE TABLE {totals.table} (
+  {totals.column} bigint NOT NULL,
+  provider_id text NOT NULL DEFAULT '',
+  client_model text NOT NULL DEFAULT '',
+  upstream_model text NOT NULL DEFAULT '',
+  {counters},
+  errors_by_code jsonb NOT NULL DEFAULT '{{}}',
+  latency_hist jsonb NOT NULL DEFAULT '{{}}',
+  ttft_hist jsonb NOT NULL DEFAULT '{{}}',
+  PRIMARY KEY ({totals.column}, provider_id, client_model, upstream_model)
+)"""
+        )
+    backfill_totals(cur.connection)
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     name: str
@@ -137,6 +177,8 @@ class Migration:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_initial", _initial),
     Migration("0002_rollup_levels", _rollup_levels),
+    Migration("0003_body_pieces", _body_pieces),
+    Migration("0004_rollup_totals", _rollup_totals),
 )
 
 

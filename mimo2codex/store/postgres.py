@@ -28,15 +28,15 @@ import orjson
 
 from mimo2codex.errors import ConfigError
 from mimo2codex.request_log import RequestRecord
-from mimo2codex.store import levels, pg_rollups, rollup
+from mimo2codex.store import batch, bodies, pg_rollups, rollup
 from mimo2codex.store.base import Bucket, LogPage, LogQuery, Store, StoredResponse, StoreState, release_unwanted_bodies
 from mimo2codex.store.capture import CapturePolicy
 from mimo2codex.store.logfilter import where
-from mimo2codex.store.pending import PENDING_RESPONSES, PendingResponses, ResponseDeletion
+from mimo2codex.store.pending import PENDING_RESPONSES, PendingResponses
 from mimo2codex.store.pg_records import PUT_RESPONSE, PgRecordTables
 from mimo2codex.store.pg_rollups import Parts, rollup_params
 from mimo2codex.store.pg_schema import PG_TYPES, applied, migrate
-from mimo2codex.store.row import COLUMN_NAMES, DETAIL_COLUMNS, LIST_COLUMNS, decode_row, record_to_row
+from mimo2codex.store.row import COLUMN_NAMES, DETAIL_COLUMNS, LIST_COLUMNS, decode_row
 from mimo2codex.store.writer import LogWriter
 
 try:
@@ -62,6 +62,8 @@ EXACT_COUNT_LIMIT = 2_000_000
 
 _COPY = f"COPY chat_logs ({', '.join(COLUMN_NAMES)}) FROM STDIN (FORMAT BINARY)"
 _COPY_TYPES = [PG_TYPES[name] for name in COLUMN_NAMES]
+_UPSERT_PIECE = bodies.upsert_sql("%s")
+_PRUNE_PIECES = bodies.prune_sql("%s")
 #: positions of the int4 columns: a value out of range would fail the whole batch, so it is clamped
 _INT4 = frozenset(i for i, name in enumerate(COLUMN_NAMES) if PG_TYPES[name] == "int4")
 _INT4_MAX = 2**31 - 1
@@ -129,11 +131,12 @@ class PostgresStore(PgRecordTables, Store):
             options["batch_size"] = batch_size
         if maintenance_seconds is not None:
             options["idle_seconds"] = maintenance_seconds
-        self._writer: LogWriter[RequestRecord | StoredResponse | ResponseDeletion] = LogWriter(
-            self._write_batch, maintain=self._maintain, describe_error=describe_error, **options
+        self._writer: LogWriter[batch.QueueItem, batch.Batch] = LogWriter(
+            self._render, self._write_batch, maintain=self._maintain, describe_error=describe_error, **options
         )
         #: stored responses on their way to the database (readable at once, deleted in order)
         self._responses = PendingResponses(PENDING_RESPONSES)
+        self._pieces = bodies.PieceLedger()
         self._wconn: psycopg.Connection[Any] | None = None
         self._pool: ConnectionPool[Any] | None = None
         self._migrated = False
@@ -218,14 +221,18 @@ class PostgresStore(PgRecordTables, Store):
                 self._wconn.close()
             self._wconn = None
 
-    def _write_batch(self, items: Sequence[RequestRecord | StoredResponse | ResponseDeletion]) -> None:
-        rows = [record_to_row(item, self.policy, self.instance) for item in items if isinstance(item, RequestRecord)]
-        responses = [item for item in items if isinstance(item, StoredResponse)]
-        deletions = [item for item in items if isinstance(item, ResponseDeletion)]
-        deltas = levels.fold_levels(rows)
+    def _render(self, items: Sequence[batch.QueueItem]) -> batch.Batch:
+        return batch.render(items, self.policy, self.instance)
+
+    def _write_batch(self, rendered: batch.Batch) -> None:
+        rows, responses, deletions = rendered.rows, rendered.responses, rendered.deletions
+        deltas = rendered.deltas
+        pieces = self._pieces.due(rows)
         try:
             conn = self._writer_conn()
             with conn.transaction(), conn.cursor() as cur:
+                if pieces:
+                    cur.executemany(_UPSERT_PIECE, bodies.upsert_params(pieces))
                 if rows:
                     with cur.copy(_COPY) as copy:
                         copy.set_types(_COPY_TYPES)
@@ -245,6 +252,7 @@ class PostgresStore(PgRecordTables, Store):
             if isinstance(exc, psycopg.OperationalError) or (self._wconn is not None and self._wconn.broken):
                 self._reset_writer()
             raise
+        self._pieces.note(pieces)
         self._responses.settle(responses, deletions)
 
     def _maintain(self) -> None:
@@ -259,6 +267,10 @@ class PostgresStore(PgRecordTables, Store):
             pg_rollups.prune_minutes(conn, bound)
         if self.max_mb > 0 and self._live_bytes(conn) > self.max_mb << 20:
             self._delete_chunk(conn, None)
+        oldest = conn.execute("SELECT min(ts) FROM chat_logs").fetchone()
+        pieces_bound = bodies.prune_bound(oldest[0] if oldest else None, now_ms)
+        if conn.execute(_PRUNE_PIECES, (pieces_bound, PRUNE_CHUNK)).rowcount > 0:
+            self._pieces.forget()
         conn.execute(
             "DELETE FROM stored_responses WHERE id IN (SELECT id FROM stored_responses "
             "WHERE expires_ms > 0 AND expires_ms < %s LIMIT %s)",
@@ -280,11 +292,14 @@ class PostgresStore(PgRecordTables, Store):
     def _live_bytes(conn: psycopg.Connection[Any]) -> int:
         # PostgreSQL keeps its files at their high-water mark after deletes (space is reused, not
         # returned), so the cap is measured on the live rows: their count times the average size of
-        # the newest ones, bodies (TOAST) included.
+        # the newest ones, bodies (TOAST) included; the same for the body pieces.
         found = conn.execute(
             "SELECT coalesce((SELECT n_live_tup FROM pg_stat_user_tables WHERE relname = 'chat_logs'), 0) * "
             "coalesce((SELECT avg(pg_column_size(c.*)) FROM "
-            "(SELECT * FROM chat_logs ORDER BY id DESC LIMIT 500) AS c), 0)"
+            "(SELECT * FROM chat_logs ORDER BY id DESC LIMIT 500) AS c), 0) + "
+            "coalesce((SELECT n_live_tup FROM pg_stat_user_tables WHERE relname = 'body_pieces'), 0) * "
+            "coalesce((SELECT avg(pg_column_size(b.*)) FROM "
+            "(SELECT * FROM body_pieces ORDER BY ts DESC LIMIT 500) AS b), 0)"
         ).fetchone()
         return int(found[0] or 0) if found else 0
 
@@ -355,7 +370,7 @@ class PostgresStore(PgRecordTables, Store):
     def log(self, log_id: int) -> dict[str, Any] | None:
         sql = f"SELECT id, {', '.join(DETAIL_COLUMNS)} FROM chat_logs WHERE id = %s"
         for row in self._query(sql, (log_id,)):
-            return decode_row(row)
+            return decode_row(bodies.resolve(row, self._query, "%s"))
         return None
 
     def delete_logs(self, before_ms: int) -> int:
@@ -392,7 +407,8 @@ class PostgresStore(PgRecordTables, Store):
                     "SELECT min(ts) AS oldest, max(ts) AS newest, pg_database_size(current_database()) AS size, "
                     "pg_total_relation_size('chat_logs') AS log_size, "
                     "(SELECT count(*) FROM log_rollups_hourly) AS rollup_rows, "
-                    "(SELECT count(*) FROM stored_responses) AS stored_responses FROM chat_logs"
+                    "(SELECT count(*) FROM stored_responses) AS stored_responses, "
+                    "(SELECT count(*) FROM body_pieces) AS body_pieces FROM chat_logs"
                 ).fetchone()
                 or {}
             )
@@ -408,6 +424,7 @@ class PostgresStore(PgRecordTables, Store):
             "log_table_bytes": int(found.get("log_size") or 0),
             "rollup_rows": int(found.get("rollup_rows") or 0),
             "stored_responses": int(found.get("stored_responses") or 0),
+            "body_pieces": int(found.get("body_pieces") or 0),
             "migrations": migrations,
         }
 
@@ -417,7 +434,8 @@ class PostgresStore(PgRecordTables, Store):
         with self._connect(timeout_ms=0, role="vacuum") as conn:
             before = int(conn.execute("SELECT pg_database_size(current_database())").fetchone()[0])  # type: ignore[index]
             conn.execute(
-                "VACUUM (ANALYZE) chat_logs, log_rollups_minute, log_rollups_hourly, log_rollups_daily, stored_responses"
+                "VACUUM (ANALYZE) chat_logs, body_pieces, log_rollups_minute, log_rollups_hourly, "
+                "log_rollups_daily, stored_responses"
             )
             after = int(conn.execute("SELECT pg_database_size(current_database())").fetchone()[0])  # type: ignore[index]
         return {

@@ -136,7 +136,8 @@ class Rollup:
             "requests": self.requests,
             "errors": self.errors,
             "cancelled": self.cancelled,
-            "errors_by_code": dict(sorted(self.errors_by_code.items(), key=lambda kv: -kv[1])),
+            # the most frequent first, ties by name: the same order however the parts were merged
+            "errors_by_code": dict(sorted(self.errors_by_code.items(), key=lambda kv: (-kv[1], kv[0]))),
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "total_tokens": self.total_tokens,
@@ -275,32 +276,26 @@ def add_edge_histogram(into: dict[RollupKey, Rollup], columns: Mapping[str, Any]
     target[bucket] = target.get(bucket, 0) + int(columns["n"])
 
 
-def combine(parts: Iterable[tuple[RollupKey, Rollup]]) -> dict[RollupKey, Rollup]:
-    """Parts with the same key merged (a window's whole hours and its edges)."""
-    merged: dict[RollupKey, Rollup] = {}
-    for key, part in parts:
-        found = merged.get(key)
-        if found is None:
-            merged[key] = Rollup().merge(part)
-        else:
-            found.merge(part)
-    return merged
-
-
 def report(parts: Iterable[tuple[RollupKey, Rollup]], since_ms: int, until_ms: int) -> dict[str, Any]:
     """The stats document: totals and the same per provider / client model / upstream model."""
-    parts = list(combine(parts).items())
     totals = Rollup()
     by: dict[str, dict[str, Rollup]] = {"provider_id": {}, "client_model": {}, "upstream_model": {}}
     # per route (provider, client model, upstream model): the admin's mappings and per-model table
     routes: dict[tuple[str, str, str], Rollup] = {}
     last_hour: dict[tuple[str, str, str], int] = {}
     for (hour, provider, client_model, upstream_model), rollup in parts:
-        totals.merge(rollup)
         route = (provider, client_model, upstream_model)
-        routes.setdefault(route, Rollup()).merge(rollup)
+        found = routes.get(route)
+        if found is None:
+            routes[route] = Rollup().merge(rollup)
+        else:
+            found.merge(rollup)
         seen = hour_of(hour)  # a minute's or edge's key is floored to its hour
         last_hour[route] = max(seen, last_hour.get(route, seen))
+    # The totals and groups are sums of the routes' sums (a few routes), not of every part again: a
+    # part's histograms are merged once, not five times.
+    for (provider, client_model, upstream_model), rollup in routes.items():
+        totals.merge(rollup)
         for name, value in (
             ("provider_id", provider),
             ("client_model", client_model),

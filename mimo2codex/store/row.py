@@ -7,14 +7,17 @@ database and a new one read the same. Runs in the writer thread, never on the re
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 from typing import Any
 
 import orjson
 
+from mimo2codex.redaction import redact
 from mimo2codex.request_log import RequestRecord
-from mimo2codex.store import histogram
-from mimo2codex.store.capture import CapturePolicy
+from mimo2codex.store import bodies, histogram
+from mimo2codex.store.capture import CapturePolicy, cap
+from mimo2codex.store.redaction_cache import Piece
 
 #: the log's columns in table order (``id`` is the backend's own key); types for DDL generators
 LOG_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -55,13 +58,19 @@ LOG_COLUMNS: tuple[tuple[str, str], ...] = (
     # precomputed histogram buckets: the exact-window edges of stats() group by them
     ("duration_bucket", "int"),
     ("ttft_bucket", "int"),
+    # a long captured body: its pieces' digests in order (the pieces in body_pieces; store.bodies)
+    ("request_pieces", "blob"),
+    ("response_pieces", "blob"),
 )
 COLUMN_NAMES: tuple[str, ...] = tuple(name for name, _ in LOG_COLUMNS)
 #: columns a list view shows (no bodies)
 LIST_COLUMNS: tuple[str, ...] = tuple(
-    name for name in COLUMN_NAMES if name not in ("request_body", "response_body", "duration_bucket", "ttft_bucket")
+    name
+    for name in COLUMN_NAMES
+    if name
+    not in ("request_body", "response_body", "request_pieces", "response_pieces", "duration_bucket", "ttft_bucket")
 )
-DETAIL_COLUMNS: tuple[str, ...] = (*LIST_COLUMNS, "request_body", "response_body")
+DETAIL_COLUMNS: tuple[str, ...] = (*LIST_COLUMNS, "request_body", "response_body", "request_pieces", "response_pieces")
 
 ERROR_SNIPPET_BYTES = 500
 _USER_AGENT_BYTES = 300
@@ -76,6 +85,16 @@ def codex_version(user_agent: str) -> str | None:
     """
     match = _CODEX_UA.search(user_agent)
     return match.group(1) if match else None
+
+
+@functools.lru_cache(maxsize=256)
+def _client(user_agent: str, secrets: tuple[str, ...]) -> tuple[str, str | None]:
+    """The stored user agent and its Codex version (remembered: a client sends the same one each time).
+
+    A header the client controls: redacted like any other text that reaches the database.
+    """
+    scrubbed = cap(redact(user_agent, secrets), _USER_AGENT_BYTES)
+    return scrubbed, codex_version(scrubbed)
 
 
 def _int(value: Any) -> int | None:
@@ -109,8 +128,7 @@ def record_to_row(record: RequestRecord, policy: CapturePolicy, instance: str) -
     keep_bodies = policy.wants(record)
     duration = round(record.duration_ms)
     ttft = None if record.first_event_ms is None else round(record.first_event_ms)
-    # a header the client controls: redacted like any other text that reaches the database
-    user_agent = policy.scrub(record.user_agent[:_USER_AGENT_BYTES], _USER_AGENT_BYTES) or ""
+    user_agent, version = _client(record.user_agent[:_USER_AGENT_BYTES], policy.secrets)
     row: dict[str, Any] = {
         "ts": int(record.started_at * 1000),
         "request_id": record.request_id,
@@ -125,8 +143,6 @@ def record_to_row(record: RequestRecord, policy: CapturePolicy, instance: str) -
         "error_code": record.error_code,
         "error_snippet": policy.scrub(record.error_message, ERROR_SNIPPET_BYTES),
         "tool_call_count": len(record.tool_calls),
-        "request_body": policy.render(record.request_body) if keep_bodies else None,
-        "response_body": policy.render(record.response_body) if keep_bodies else None,
         "ttft_ms": ttft,
         "upstream_status": record.upstream_status,
         "upstream_request_id": record.upstream_request_id,
@@ -137,7 +153,7 @@ def record_to_row(record: RequestRecord, policy: CapturePolicy, instance: str) -
         "bytes_in": record.bytes_in,
         "bytes_out": record.bytes_out,
         "user_agent": user_agent or None,
-        "codex_version": codex_version(user_agent),
+        "codex_version": version,
         "client_token": record.client_token,
         "outcome": record.outcome,
         "instance": instance,
@@ -145,6 +161,14 @@ def record_to_row(record: RequestRecord, policy: CapturePolicy, instance: str) -
         "duration_bucket": histogram.bucket_of(duration),
         "ttft_bucket": None if ttft is None else histogram.bucket_of(ttft),
     }
+    pieces: list[Piece] = []
+    for name, body in (("request", record.request_body), ("response", record.response_body)):
+        rendered = policy.render_pieces(body) if keep_bodies else None
+        row[f"{name}_body"], row[f"{name}_pieces"] = bodies.columns(rendered)
+        if rendered is not None and len(rendered) > 1:
+            pieces += rendered
+    if pieces:
+        row[bodies.PIECES] = pieces
     return row
 
 

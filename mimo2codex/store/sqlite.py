@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 
 from mimo2codex.request_log import RequestRecord
-from mimo2codex.store import levels, rollup, sqlite_rollups
+from mimo2codex.store import batch, bodies, rollup, sqlite_rollups
 from mimo2codex.store.base import (
     Bucket,
     LogPage,
@@ -39,9 +39,9 @@ from mimo2codex.store.capture import CapturePolicy
 from mimo2codex.store.logfilter import where
 from mimo2codex.store.migrations import applied, migrate
 from mimo2codex.store.nodedb import adopt_node_database
-from mimo2codex.store.pending import PENDING_RESPONSES, PendingResponses, ResponseDeletion
+from mimo2codex.store.pending import PENDING_RESPONSES, PendingResponses
 from mimo2codex.store.records import PUT_RESPONSE, RecordTables
-from mimo2codex.store.row import COLUMN_NAMES, DETAIL_COLUMNS, LIST_COLUMNS, decode_row, record_to_row
+from mimo2codex.store.row import COLUMN_NAMES, DETAIL_COLUMNS, LIST_COLUMNS, decode_row
 from mimo2codex.store.writer import LogWriter
 
 log = logging.getLogger("mimo2codex.store")
@@ -72,6 +72,8 @@ def _insert_sql(rows: int) -> str:
 
 
 _INSERTS = {rows: _insert_sql(rows) for rows in _INSERT_SIZES}
+_UPSERT_PIECE = bodies.upsert_sql("?")
+_PRUNE_PIECES = bodies.prune_sql("?")
 
 
 def _rows_per_insert(conn: sqlite3.Connection) -> int:
@@ -128,11 +130,12 @@ class SqliteStore(RecordTables, Store):
             options["batch_size"] = batch_size
         if maintenance_seconds is not None:
             options["idle_seconds"] = maintenance_seconds
-        self._writer: LogWriter[RequestRecord | StoredResponse | ResponseDeletion] = LogWriter(
-            self._write_batch, maintain=self._maintain, describe_error=describe_error, **options
+        self._writer: LogWriter[batch.QueueItem, batch.Batch] = LogWriter(
+            self._render, self._write_batch, maintain=self._maintain, describe_error=describe_error, **options
         )
         #: stored responses on their way to the database (readable at once, deleted in order)
         self._responses = PendingResponses(PENDING_RESPONSES)
+        self._pieces = bodies.PieceLedger()
         self._wconn: sqlite3.Connection | None = None
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
@@ -234,17 +237,21 @@ class SqliteStore(RecordTables, Store):
             self._wconn = conn
         return self._wconn
 
-    def _write_batch(self, items: Sequence[RequestRecord | StoredResponse | ResponseDeletion]) -> None:
-        rows = [record_to_row(item, self.policy, self.instance) for item in items if isinstance(item, RequestRecord)]
-        responses = [item for item in items if isinstance(item, StoredResponse)]
-        deletions = [item for item in items if isinstance(item, ResponseDeletion)]
+    def _render(self, items: Sequence[batch.QueueItem]) -> batch.Batch:
+        return batch.render(items, self.policy, self.instance)
+
+    def _write_batch(self, rendered: batch.Batch) -> None:
+        rows, responses, deletions = rendered.rows, rendered.responses, rendered.deletions
+        pieces = self._pieces.due(rows)
         try:
             conn = self._writer_conn()
             conn.execute("BEGIN IMMEDIATE")
             try:
+                if pieces:
+                    conn.executemany(_UPSERT_PIECE, bodies.upsert_params(pieces))
                 if rows:
                     self._insert_rows(conn, rows)
-                    for level, deltas in levels.fold_levels(rows).items():
+                    for level, deltas in rendered.deltas.items():
                         sqlite_rollups.add_rollups(conn, level, deltas)
                 if responses:
                     conn.executemany(PUT_RESPONSE, [self._response_values(stored) for stored in responses])
@@ -258,6 +265,7 @@ class SqliteStore(RecordTables, Store):
         except sqlite3.DatabaseError:
             self._reset_writer()
             raise
+        self._pieces.note(pieces)
         self._responses.settle(responses, deletions)
 
     @staticmethod
@@ -307,6 +315,10 @@ class SqliteStore(RecordTables, Store):
             low, high = conn.execute("SELECT min(id), max(id) FROM chat_logs").fetchone()
             if low is not None:
                 deleted += self._delete_chunk(conn, "1", None, max(1, min(PRUNE_CHUNK, (high - low + 1) // 20)))
+        pieces_bound = bodies.prune_bound(conn.execute("SELECT min(ts) FROM chat_logs").fetchone()[0], now_ms)
+        if conn.execute(_PRUNE_PIECES, (pieces_bound, PRUNE_CHUNK)).rowcount > 0:
+            self._pieces.forget()
+            deleted += 1
         conn.execute(
             "DELETE FROM stored_responses WHERE id IN "
             "(SELECT id FROM stored_responses WHERE expires_ms > 0 AND expires_ms < ? LIMIT ?)",
@@ -394,7 +406,7 @@ class SqliteStore(RecordTables, Store):
     def log(self, log_id: int) -> dict[str, Any] | None:
         sql = f"SELECT id, {', '.join(DETAIL_COLUMNS)} FROM chat_logs WHERE id = ?"
         for row in self._rows(sql, (log_id,)):
-            return decode_row(row)
+            return decode_row(bodies.resolve(row, self._rows, "?"))
         return None
 
     def delete_logs(self, before_ms: int) -> int:
@@ -435,6 +447,7 @@ class SqliteStore(RecordTables, Store):
             "size_bytes": self._file_bytes(),
             "file_bytes": self.path.stat().st_size if self.path.exists() else 0,
             "rollup_rows": int(conn.execute("SELECT count(*) FROM log_rollups_hourly").fetchone()[0]),
+            "body_pieces": int(conn.execute("SELECT count(*) FROM body_pieces").fetchone()[0]),
             "stored_responses": int(conn.execute("SELECT count(*) FROM stored_responses").fetchone()[0]),
             "auto_vacuum": {0: "none", 1: "full", 2: "incremental"}.get(
                 int(conn.execute("PRAGMA auto_vacuum").fetchone()[0]), "unknown"

@@ -1,8 +1,10 @@
 """The rollup levels on SQLite: the writer's upserts, the readers' sums, pruning and the backfill.
 
-Readers sum a level's rows per bucket and route in SQL (``SUM`` for the counters, ``json_each`` for
-the histograms and error counts), so only the sums reach Python. The sub-minute edges of a window
-are grouped from the raw log by :func:`edge_rollups`, also used to fold a Node database's rows.
+Readers sum a level's rows per bucket and route in SQL (``SUM`` for the counters; the histograms and
+error counts gathered into one JSON array per group), so only the sums reach Python; a timeseries
+reads the route-less totals (:data:`mimo2codex.store.levels.TOTALS_OF`), one row per unit. The
+sub-minute edges of a window are grouped from the raw log by :func:`edge_rollups`, also used to
+fold a Node database's rows.
 """
 
 from __future__ import annotations
@@ -131,20 +133,24 @@ def window(query: Query, since_ms: int, until_ms: int, bucket_ms: int | None) ->
     plan = levels.plan(since_ms, until_ms, bucket_ms)
     found: Parts = []
     for level, ranges in plan.levels:
-        found += level_parts(query, level, ranges, bucket_ms)
+        found += level_parts(query, levels.read_level(level, bucket_ms), ranges, bucket_ms)
     for start, end in plan.raw:
         found += list(edge_rollups(query, start, end).items())
     return found
 
 
 def prune_minutes(conn: sqlite3.Connection, before_ms: int) -> int:
-    """Delete the oldest minute rollups before ``before_ms``, at most :data:`PRUNE_UNITS` minutes."""
-    col, table = levels.MINUTE.column, levels.MINUTE.table
-    cursor = conn.execute(
-        f"DELETE FROM {table} WHERE {col} < ? AND {col} < (SELECT min({col}) FROM {table}) + ?",
-        (before_ms, PRUNE_UNITS * levels.MINUTE_MS),
-    )
-    return int(cursor.rowcount)
+    """Delete the oldest minute rollups and totals before ``before_ms``, at most :data:`PRUNE_UNITS`
+    minutes of each; returns the rows deleted."""
+    deleted = 0
+    for table in (levels.MINUTE.table, levels.TOTALS_OF[levels.MINUTE].table):
+        col = levels.MINUTE.column
+        cursor = conn.execute(
+            f"DELETE FROM {table} WHERE {col} < ? AND {col} < (SELECT min({col}) FROM {table}) + ?",
+            (before_ms, PRUNE_UNITS * levels.MINUTE_MS),
+        )
+        deleted += int(cursor.rowcount)
+    return deleted
 
 
 def _dict_query(conn: sqlite3.Connection) -> Query:
@@ -182,3 +188,25 @@ def create_levels(conn: sqlite3.Connection) -> None:
     for level in (levels.MINUTE, levels.DAY):
         conn.execute(table_sql(level))
     backfill(conn)
+
+
+TOTALS_BACKFILL_SQL = {
+    level: levels.totals_backfill_sql(level, placeholder="?", each="json_each", object_agg="json_group_object")
+    for level in levels.LEVELS
+}
+
+
+def backfill_totals(conn: sqlite3.Connection) -> None:
+    """Fill every level's route-less totals from its per-route rows, summed in SQL (a day of minutes
+    per statement), so a database written before the totals existed answers at once."""
+    for level in levels.LEVELS:
+        low, high = conn.execute(f"SELECT min({level.column}), max({level.column}) FROM {level.table}").fetchone()
+        for start, end in levels.backfill_steps(level, low, high):
+            conn.execute(TOTALS_BACKFILL_SQL[level], (start, end) * 4)
+
+
+def create_totals(conn: sqlite3.Connection) -> None:
+    """The ``0005_rollup_totals`` migration: each level's route-less totals table, backfilled."""
+    for level in levels.LEVELS:
+        conn.execute(table_sql(levels.TOTALS_OF[level]))
+    backfill_totals(conn)

@@ -1,11 +1,18 @@
-"""The log writer: one thread draining a bounded queue into batched transactions (backend-neutral).
+"""The log writer: a bounded queue drained into batched transactions (backend-neutral), two threads.
 
 The request path calls :meth:`LogWriter.submit`, a ``put_nowait``: a full queue drops the record and
-counts it, it never waits. The thread takes up to ``batch_size`` records at a time and hands them to
-the backend's ``write_batch`` (rows and rollups in one transaction). A failing database (locked,
-full, read-only, corrupt) drops that batch, counts it, warns once per kind of problem and keeps
-going; the first batch that succeeds again clears the problem. Between batches, and whenever the
-queue is idle, the backend's ``maintain`` step runs (retention and the size cap, in small chunks).
+counts it, it never waits. A render thread takes up to ``batch_size`` records at a time and turns
+them into what the database takes (``render``: rows with their bodies redacted, the rollup deltas);
+the writer thread hands each rendered batch to the backend's ``write_batch`` (rows and rollups in one
+transaction). Two threads because their work overlaps: the database's part of a batch (SQLite's
+page writes, PostgreSQL's server round trips) runs without the GIL while the next batch is rendered.
+At most :data:`RENDERED_AHEAD` batches wait between them, so a slow database backs up into the
+bounded queue, which then drops and counts.
+
+A failing database (locked, full, read-only, corrupt) drops that batch, counts it, warns once per
+kind of problem and keeps going; the first batch that succeeds again clears the problem. Between
+batches, and whenever nothing comes, the writer thread runs the backend's ``maintain`` step
+(retention and the size cap, in small chunks).
 """
 
 from __future__ import annotations
@@ -20,6 +27,8 @@ from typing import Generic, TypeVar
 
 #: what the queue carries: request records, and whatever else a backend writes off the request path
 Item = TypeVar("Item")
+#: a batch as rendered for the database
+Rendered = TypeVar("Rendered")
 
 log = logging.getLogger("mimo2codex.store")
 
@@ -33,12 +42,15 @@ IDLE_SECONDS = 1.0
 #: ~0.1 ms per request at 64 concurrent requests, 250 ms about a fifth of that (bench/log_overhead.py).
 #: Well inside the 1 s a finished request may take to reach the database; flush() cuts it short.
 LINGER_SECONDS = 0.25
+#: rendered batches waiting for the database at most (the render thread waits beyond that)
+RENDERED_AHEAD = 2
 
 
-class LogWriter(Generic[Item]):
+class LogWriter(Generic[Item, Rendered]):
     def __init__(
         self,
-        write_batch: Callable[[Sequence[Item]], None],
+        render: Callable[[Sequence[Item]], Rendered],
+        write_batch: Callable[[Rendered], None],
         *,
         maintain: Callable[[], None] | None = None,
         describe_error: Callable[[BaseException], str] = str,
@@ -48,6 +60,7 @@ class LogWriter(Generic[Item]):
         name: str = "mimo2codex-log-writer",
     ) -> None:
         self._idle = idle_seconds
+        self._render = render
         self._write_batch = write_batch
         self._maintain = maintain
         self._describe = describe_error
@@ -57,6 +70,9 @@ class LogWriter(Generic[Item]):
         self._stop = threading.Event()
         #: set by flush() and close(): write what is queued now, do not linger
         self._hurry = threading.Event()
+        #: rendered batches and their sizes; None is the render thread's last word
+        self._rendered: queue.Queue[tuple[Rendered, int] | None] = queue.Queue(RENDERED_AHEAD)
+        self._render_thread = threading.Thread(target=self._run_render, name=f"{name}-render", daemon=True)
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._lock = threading.Lock()
         self._done = threading.Condition(self._lock)
@@ -88,6 +104,7 @@ class LogWriter(Generic[Item]):
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
+        self._render_thread.start()
         self._thread.start()
 
     def flush(self, timeout: float = 5.0) -> bool:
@@ -102,8 +119,9 @@ class LogWriter(Generic[Item]):
         self._hurry.set()
         with contextlib.suppress(queue.Full):  # full: the thread is busy and sees the stop soon
             self._queue.put_nowait(None)
-        if self._thread.is_alive():
-            self._thread.join(timeout)
+        for thread in (self._render_thread, self._thread):
+            if thread.is_alive():
+                thread.join(timeout)
 
     # -- the thread --------------------------------------------------------------------------
     def _take(self) -> list[Item]:
@@ -126,41 +144,64 @@ class LogWriter(Generic[Item]):
                 batch.append(item)
         return batch
 
-    def _run(self) -> None:
-        last_maintenance = 0.0
+    def _run_render(self) -> None:
         while not (self._stop.is_set() and self._queue.empty()):
             batch = self._take()
-            if batch:
-                self._write(batch)
+            if not batch:
+                continue
+            try:
+                rendered = self._render(batch)
+            except Exception as exc:  # a record that cannot be rendered must not stop the log
+                self._given_up(len(batch), f"render:{type(exc).__name__}", f"request log: cannot render rows: {exc}")
+                continue
+            self._rendered.put((rendered, len(batch)))
+        self._rendered.put(None)
+
+    def _run(self) -> None:
+        last_maintenance = 0.0
+        while True:
+            try:
+                item = self._rendered.get(timeout=self._idle)
+            except queue.Empty:
+                idle = True
+            else:
+                if item is None:
+                    return
+                idle = False
+                self._write(*item)
             now = time.monotonic()
-            if self._maintain is not None and (not batch or now - last_maintenance > self._idle):
+            if self._maintain is not None and (idle or now - last_maintenance > self._idle):
                 last_maintenance = now
                 try:
                     self._maintain()
                 except Exception as exc:  # maintenance failing must not stop the writing
                     self._warn_once(f"maintain:{type(exc).__name__}", f"request log maintenance failed: {exc}")
 
-    def _write(self, batch: list[Item]) -> None:
+    def _write(self, rendered: Rendered, size: int) -> None:
         try:
-            self._write_batch(batch)
+            self._write_batch(rendered)
         except Exception as exc:  # any database failure: drop, count, warn once, keep proxying
             problem = self._describe(exc)
-            with self._done:
-                self.dropped += len(batch)
-                self.handled += len(batch)
+            with self._done:  # before the rows count as handled: flush() returns with the state set
                 self.problem = problem
-                self._done.notify_all()
-            self._warn_once(problem, f"request log: {problem}; dropping rows until it clears")
+            self._given_up(size, problem, f"request log: {problem}; dropping rows until it clears")
             return
         with self._done:
-            self.written += len(batch)
-            self.handled += len(batch)
+            self.written += size
+            self.handled += size
             recovered = self.problem
             self.problem = None
             self._done.notify_all()
         if recovered is not None:
             self._warned.discard(recovered)
             log.warning("request log: recovered from %r; %d rows were dropped so far", recovered, self.dropped)
+
+    def _given_up(self, size: int, key: str, message: str) -> None:
+        with self._done:
+            self.dropped += size
+            self.handled += size
+            self._done.notify_all()
+        self._warn_once(key, message)
 
     def _warn_once(self, key: str, message: str) -> None:
         if key not in self._warned:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from mimo2codex.redaction import MASK, redact, redact_utf8
 from mimo2codex.store.capture import CapturePolicy
-from mimo2codex.store.redaction_cache import RedactionCache
+from mimo2codex.store.redaction_cache import Piece, RedactionCache
 from mimo2codex.store.sqlite import PAGE_SIZE, SqliteStore
 
 FIXTURE = Path(__file__).resolve().parents[1] / "data" / "request" / "full-session.request.json"
@@ -68,12 +68,12 @@ def test_a_resent_codex_request_is_served_from_the_cache() -> None:
     body["input"].append({"type": "message", "role": "user", "content": [{"type": "input_text", "text": "next"}]})
     second = json.dumps(body, separators=(",", ":")).encode()
     cache = RedactionCache(min_piece=512)
-    assert cache.redact(first) == redact(first.decode())
-    assert not cache._pieces  # a body never seen: one pass over the whole, nothing kept yet
-    assert cache.redact(first) == redact(first.decode())  # seen again: redacted piece by piece, kept
+    assert cache.redact(first) == redact(first.decode())  # redacted piece by piece, each kept
     misses, kept = cache.misses, len(cache._pieces)
     assert kept > 8  # cut in pieces
     assert cache.hits == 0
+    assert cache.redact(first) == redact(first.decode())  # seen again: all from the cache
+    assert (cache.misses, cache.hits) == (misses, kept)
     assert cache.redact(second) == redact(second.decode())
     # the next turn: only the pieces around the new item are redacted again
     assert cache.misses - misses <= 3
@@ -129,3 +129,44 @@ def test_new_sqlite_files_use_big_pages_and_old_files_keep_theirs(tmp_path: Path
     store.close()
     with sqlite3.connect(old) as conn:
         assert conn.execute("PRAGMA page_size").fetchone()[0] == 4096
+
+
+_ITEMS = st.lists(st.sampled_from(['{"a":1}', '{"b":"xx"}', '{"c":"' + "y" * 30 + '"}', "{}", '{"d":[1,{"e":2}]}']))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_ITEMS, _ITEMS, _ITEMS, _ITEMS, st.integers(1, 40))
+def test_a_session_request_cuts_as_if_seen_alone(
+    head: list[str], old: list[str], new: list[str], tail: list[str], min_piece: int
+) -> None:
+    """The pieces reused from the session's previous request are the ones cutting anew would give."""
+
+    def body(items: list[str]) -> bytes:
+        return ("[" + ",".join(items) + '],"prompt_cache_key":"s1"}').encode()
+
+    before, after = body(head + old + tail), body(head + new + tail)
+    cache = RedactionCache(min_piece=min_piece)
+    alone = cache._split(after, None)[0]
+    previous_raws = cache._split(before, None)[0]
+    previous = (previous_raws, [Piece(raw.decode()) for raw in previous_raws])
+    raws, known = cache._split(after, previous)
+    assert raws == alone
+    for raw, piece in zip(raws, known, strict=True):
+        assert piece is None or piece.text == raw.decode()
+    # and through the public path, the text is the plain redaction whatever was remembered
+    assert cache.redact(before) == redact(before.decode())
+    assert cache.redact(after) == redact(after.decode())
+
+
+def test_a_growing_codex_session_reuses_its_previous_request() -> None:
+    from bench.sessions import session_bodies
+
+    base = json.loads(FIXTURE.read_text())
+    base["prompt_cache_key"] = "x"
+    bodies = session_bodies(7, 6, base)
+    cache = RedactionCache()
+    for n, data in enumerate(bodies):
+        misses = cache.misses
+        assert cache.redact(data) == redact(data.decode())
+        if n > 1:
+            assert cache.misses - misses <= 3  # the turn's new items, not the whole request

@@ -104,3 +104,59 @@ def test_full_capture_keeps_a_success_body(make_store: MakeStore) -> None:
     detail = store.log(int(str(row["id"])))
     assert detail is not None
     assert "kept" in str(detail["request_body"])
+
+
+def test_a_batch_that_cannot_be_rendered_is_dropped_and_counted(make_store: MakeStore) -> None:
+    """A render failure (a bug, or a record no policy can serialize) costs its batch, not the log."""
+    store = make_store(batch_size=1)
+    render = store._writer._render  # type: ignore[attr-defined]
+
+    def failing_once(items: list[RequestRecord]) -> object:
+        if items[0].request_id == "req_1":
+            raise RuntimeError("cannot serialize")
+        return render(items)
+
+    store._writer._render = failing_once  # type: ignore[attr-defined]
+    store.submit(record(1))
+    store.submit(record(2))
+    assert store.flush(10)
+    state = store.state()
+    assert (state.written, state.dropped) == (1, 1)
+    assert [r["request_id"] for r in all_rows(store)] == ["req_2"]
+
+
+def test_rendering_overlaps_the_previous_transaction(tmp_path: Path) -> None:
+    """While the database holds a batch, the next one is rendered: the render thread does not wait."""
+    import threading
+
+    store = SqliteStore(tmp_path / "data.db", batch_size=1)
+    store.open()
+    writing, release = threading.Event(), threading.Event()
+    rendered: list[str] = []
+    write, render = store._writer._write_batch, store._writer._render
+
+    def slow_write(batch: object) -> None:
+        writing.set()
+        release.wait(5)
+        write(batch)  # type: ignore[arg-type]
+
+    def noted_render(items: object) -> object:
+        out = render(items)  # type: ignore[arg-type]
+        rendered.append(out.rows[0]["request_id"])  # type: ignore[attr-defined]
+        return out
+
+    store._writer._write_batch = slow_write  # type: ignore[assignment]
+    store._writer._render = noted_render  # type: ignore[assignment]
+    try:
+        store.submit(record(1))
+        assert writing.wait(5)
+        store.submit(record(2))
+        deadline = time.monotonic() + 5
+        while rendered != ["req_1", "req_2"] and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert rendered == ["req_1", "req_2"]  # the second rendered while the first is still being written
+    finally:
+        release.set()
+        assert store.flush(10)
+        store.close()
+    assert store.state().written == 2

@@ -1,0 +1,154 @@
+"""Captured bodies kept as shared pieces: a Codex session's bytes are stored once, not every turn.
+
+Every Codex request carries the same instructions, the same tools and the whole conversation so
+far, so a session of 30 turns used to store the same ~40 KB (and growing) 30 times: with full
+capture, 4.3 GB per 100k requests, and the writer's time went into writing those bytes again.
+
+A body the capture policy keeps is rendered as the redaction cache's pieces
+(:meth:`~mimo2codex.store.capture.CapturePolicy.render_pieces`: cut at JSON item boundaries,
+redacted, capped). A body of one piece (small bodies, most responses, error bodies) is stored whole
+in ``request_body``/``response_body`` as before. A longer one is stored as a manifest, the pieces'
+16-byte digests in order (``request_pieces``/``response_pieces``), and each piece once in
+``body_pieces`` (digest, text, ``ts``). Reading a row's detail joins them back: the same text.
+
+Pruning without reference counts. ``body_pieces.ts`` is kept at most :data:`TOUCH_MS` (10 minutes)
+older than every row that refers to the piece: a piece the writer has not written (or touched) that
+recently for the row it now serves is upserted again, which inserts it or moves its ``ts`` up (the
+:class:`PieceLedger` remembers what this writer wrote, so the pieces in use cost one upsert per ten
+minutes). Then, once the oldest row left is at ``t``, no row refers to a piece with
+``ts < t - TOUCH_MS``, and those go in small chunks after the rows (retention, the size cap, ``db
+prune``); with no row left, every piece untouched for ``TOUCH_MS``. After a prune the ledger is
+emptied, so the next batch upserts every piece it needs again. A row could only lose a piece to a
+*other* writer's prune (``--workers``, instances sharing PostgreSQL) when a size cap deletes rows
+newer than the one being written: it then reads with a marker where the piece was, never with
+another's text.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from mimo2codex.store.redaction_cache import Piece
+
+DIGEST_BYTES = 16
+#: how far a piece's ``ts`` may lag behind the rows that refer to it (see the module's docstring)
+TOUCH_MS = 10 * 60_000
+#: pieces the ledger remembers as written (digest and time: ~100 bytes each)
+LEDGER_SIZE = 200_000
+#: the row key holding a row's new pieces on their way from record_to_row to the writer (not a column)
+PIECES = "_pieces"
+MISSING = "…[piece no longer stored]…"
+
+
+def columns(pieces: list[Piece] | None) -> tuple[str | None, bytes | None]:
+    """A rendered body as its two columns: the whole text, or the manifest of its pieces."""
+    if pieces is None:
+        return None, None
+    if len(pieces) == 1:
+        return pieces[0].text, None
+    return None, b"".join(piece.digest for piece in pieces)
+
+
+def digests(manifest: bytes) -> list[bytes]:
+    return [manifest[at : at + DIGEST_BYTES] for at in range(0, len(manifest), DIGEST_BYTES)]
+
+
+def assemble(manifest: bytes, found: Mapping[bytes, str]) -> str:
+    """A body's text from its manifest and the pieces read (a missing one leaves a marker)."""
+    return "".join(found.get(digest, MISSING) for digest in digests(manifest))
+
+
+class PieceLedger:
+    """The pieces this writer wrote (or touched), with the ``ts`` it gave them: bounded, LRU.
+
+    Only the writer thread notes; the lock is for :meth:`forget` from maintenance.
+    """
+
+    def __init__(self, size: int = LEDGER_SIZE) -> None:
+        self.size = size
+        self._written: OrderedDict[bytes, int] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def due(self, rows: Iterable[Mapping[str, Any]]) -> dict[bytes, tuple[int, str]]:
+        """The pieces of ``rows`` to upsert: digest -> (the newest row ``ts`` needing it, text)."""
+        due: dict[bytes, tuple[int, str]] = {}
+        with self._lock:
+            for row in rows:
+                pieces: list[Piece] | None = row.get(PIECES)
+                if not pieces:
+                    continue
+                ts = int(row["ts"])
+                for piece in pieces:
+                    digest = piece.digest
+                    written = self._written.get(digest)
+                    if written is not None and written >= ts - TOUCH_MS:
+                        continue
+                    found = due.get(digest)
+                    if found is None or found[0] < ts:
+                        due[digest] = (ts, piece.text)
+        return due
+
+    def note(self, written: Mapping[bytes, tuple[int, str]]) -> None:
+        """After the transaction that upserted ``written`` committed."""
+        with self._lock:
+            for digest, (ts, _) in written.items():
+                self._written[digest] = max(ts, self._written.get(digest, ts))
+                self._written.move_to_end(digest)
+            while len(self._written) > self.size:
+                self._written.popitem(last=False)
+
+    def forget(self) -> None:
+        """After pieces were pruned: what the ledger says was written may be gone."""
+        with self._lock:
+            self._written.clear()
+
+
+def upsert_sql(placeholder: str) -> str:
+    """Insert a piece, or move its ``ts`` up (the same SQL on SQLite and PostgreSQL)."""
+    p = placeholder
+    return (
+        f"INSERT INTO body_pieces (digest, ts, body) VALUES ({p}, {p}, {p}) "
+        "ON CONFLICT (digest) DO UPDATE SET ts = excluded.ts WHERE body_pieces.ts < excluded.ts"
+    )
+
+
+def upsert_params(due: Mapping[bytes, tuple[int, str]]) -> list[tuple[bytes, int, str]]:
+    # in digest order: two PostgreSQL instances upserting the same pieces lock them in one order
+    return [(digest, ts, text) for digest, (ts, text) in sorted(due.items())]
+
+
+def prune_sql(placeholder: str) -> str:
+    """Delete up to a chunk of pieces older than a bound (params: bound, limit)."""
+    p = placeholder
+    return (
+        f"DELETE FROM body_pieces WHERE digest IN (SELECT digest FROM body_pieces WHERE ts < {p} ORDER BY ts LIMIT {p})"
+    )
+
+
+def prune_bound(oldest_row_ts: int | None, now_ms: int) -> int:
+    """Pieces with ``ts`` below this are referred to by no row."""
+    return (now_ms if oldest_row_ts is None else int(oldest_row_ts)) - TOUCH_MS
+
+
+def resolve(
+    row: dict[str, Any],
+    fetch: Callable[[str, Sequence[Any]], Iterable[Mapping[str, Any]]],
+    placeholder: str,
+) -> dict[str, Any]:
+    """A detail row with its pieced bodies joined back into ``request_body``/``response_body``."""
+    manifests = {name: row.pop(f"{name}_pieces", None) for name in ("request", "response")}
+    wanted = {digest for manifest in manifests.values() if manifest for digest in digests(bytes(manifest))}
+    if not wanted:
+        return row
+    marks = ", ".join([placeholder] * len(wanted))
+    found = {
+        bytes(r["digest"]): str(r["body"])
+        for r in fetch(f"SELECT digest, body FROM body_pieces WHERE digest IN ({marks})", list(wanted))
+    }
+    for name, manifest in manifests.items():
+        if manifest:
+            row[f"{name}_body"] = assemble(bytes(manifest), found)
+    return row
