@@ -12,8 +12,10 @@ gateway costs ~nothing while the other one is measured (it is measured too).
 For each run, between the marks the load generator prints around its measured window:
 
 - the gateway's CPU per request split by thread, from ``/proc/<pid>/task/*/stat`` (utime + stime):
-  the event loop (the main thread), the log's writer thread (``mimo2codex-log-writer``, found by
-  name with ``py-spy dump``), and every other thread;
+  the event loop (the main thread), the log's threads (``mimo2codex-log-writer`` and its
+  ``-render`` thread, found by name with ``py-spy dump``: CPython 3.11 gives threads no OS names),
+  and every other thread; and the event loop's context switches per request (waits for the GIL
+  show up as voluntary switches, a busy machine as involuntary ones);
 - the other load on the machine: the whole machine's CPU (``/proc/stat``) minus the two gateways',
   the fake upstream's, the load generator's and this process's own, in cores.
 
@@ -36,6 +38,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator, Sequence
@@ -56,8 +59,11 @@ from bench.processes import (
 from bench.run import Gateway, Scenario, _stop, cpu_seconds, machine_busy_seconds, running_gateway
 
 MODES: dict[str, dict[str, str]] = {"on": {}, "off": {"MIMO2CODEX_NO_REQUEST_LOG": "1"}}
-WRITER_THREAD = "mimo2codex-log-writer"
-#: how a gateway's threads are grouped: the event loop (main thread), the log's writer, the rest
+#: what each gateway's health document says of its store (checked before measuring)
+STORE_STATUS = {"on": "ok", "off": "disabled"}
+#: the log's threads are named so (``mimo2codex-log-writer`` and its ``-render`` thread)
+LOG_THREADS = "mimo2codex-log-writer"
+#: how a gateway's threads are grouped: the event loop (main thread), the log's threads, the rest
 GROUPS = ("loop", "writer", "other")
 #: seconds between runs: the last batch of an "on" run (the writer lingers 250 ms) lands before the next run
 SETTLE_S = 0.5
@@ -111,7 +117,7 @@ class Run:
 def group_of(tid: int, pid: int, names: dict[int, str]) -> str:
     if tid == pid:
         return "loop"
-    return "writer" if names.get(tid) == WRITER_THREAD else "other"
+    return "writer" if names.get(tid, "").startswith(LOG_THREADS) else "other"
 
 
 def grouped(before: dict[int, float], after: dict[int, float], pid: int, names: dict[int, str]) -> dict[str, float]:
@@ -122,80 +128,143 @@ def grouped(before: dict[int, float], after: dict[int, float], pid: int, names: 
     return out
 
 
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    """What :func:`measure_run` reads at each mark."""
-
-    threads: dict[int, float]  # the measured gateway's CPU seconds by thread
-    loop_switches: tuple[int, int]  # its event loop's context switches (voluntary, involuntary)
-    idle_s: float  # the other gateway's CPU seconds
-    upstream_s: float
-    machine_s: float  # every process of the machine
-    own_s: float  # this process
-
-    @classmethod
-    def take(cls, pid: int, idle_pid: int, upstream_pid: int) -> Snapshot:
-        return cls(
-            thread_cpu_seconds(pid),
-            thread_switches(pid).get(pid, (0, 0)),
-            cpu_seconds([idle_pid]),
-            cpu_seconds([upstream_pid]),
-            machine_busy_seconds(),
-            time.process_time(),
-        )
-
-
-def measure_run(
-    gateway: Gateway, idle: Gateway, names: dict[int, str], sc: Scenario, upstream_pid: int, mode: str, pair: int
-) -> Run:
-    """One ``bench.load`` run against ``gateway``, its threads measured between the load's marks."""
+def load_command(gateway: Gateway, sc: Scenario) -> list[str]:
     warmup = max(20, sc.concurrency * 2)
     cmd = [sys.executable, "-m", "bench.load", "--base", gateway.base, "--target", "responses", "--json", "--marks"]
     cmd += ["--stream" if sc.stream else "--no-stream", "-c", str(sc.concurrency), "--timeout", "60"]
-    cmd += ["--duration", str(sc.duration_s), "--warmup", str(warmup), "--stagger", str(sc.stagger_s)]
-    pid = gateway.proc.pid
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    marks: list[Snapshot] = []
-    lines: list[str] = []
-    for raw in proc.stdout:
-        line = raw.strip()
-        if line in (MARK_START, MARK_END):
-            marks.append(Snapshot.take(pid, idle.proc.pid, upstream_pid))
-        elif line:
-            lines.append(line)
-    proc.wait(timeout=120)
-    if len(marks) != 2 or not lines:
-        raise RuntimeError(
-            f"bench.load failed ({proc.returncode}): {proc.stderr.read()[-2000:] if proc.stderr else ''}"
+    return [*cmd, "--duration", str(sc.duration_s), "--warmup", str(warmup), "--stagger", str(sc.stagger_s)]
+
+
+@dataclass(frozen=True, slots=True)
+class Machine:
+    """What every process of the benchmark and the machine used, read at the edges of a window."""
+
+    gateways_s: float
+    upstream_s: float
+    machine_s: float
+    own_s: float  # this process
+    at: float
+
+    @classmethod
+    def take(cls, gateway_pids: list[int], upstream_pid: int) -> Machine:
+        return cls(
+            cpu_seconds(gateway_pids),
+            cpu_seconds([upstream_pid]),
+            machine_busy_seconds(),
+            time.process_time(),
+            time.perf_counter(),
         )
-    load = json.loads(lines[-1])
-    if load["ok"] != load["requests"]:
-        raise RuntimeError(
-            f"{load['requests'] - load['ok']} requests failed in {sc.name}, log {mode}: {load['errors']}"
+
+
+class Window:
+    """The measured window of one or more load generators running at once: each gateway's threads
+    are read at its own load's marks, the machine at the first start and the last end."""
+
+    def __init__(self, gateway_pids: list[int], upstream_pid: int, loads: int) -> None:
+        self._pids, self._upstream, self._loads = gateway_pids, upstream_pid, loads
+        self._lock = threading.Lock()
+        self._started = self._ended = 0
+        self.first: Machine | None = None
+        self.last: Machine | None = None
+
+    def mark(self, line: str) -> None:
+        with self._lock:
+            if line == MARK_START:
+                self._started += 1
+                if self._started == 1:
+                    self.first = Machine.take(self._pids, self._upstream)
+            else:
+                self._ended += 1
+                if self._ended == self._loads:
+                    self.last = Machine.take(self._pids, self._upstream)
+
+
+class LoadRun:
+    """``bench.load`` against one gateway, its threads read at the load's marks (in a thread of its own,
+    so that several run at once)."""
+
+    def __init__(self, gateway: Gateway, sc: Scenario, window: Window) -> None:
+        self.gateway, self.window = gateway, window
+        self.marks: list[tuple[dict[int, float], tuple[int, int]]] = []
+        self.lines: list[str] = []
+        self.proc = subprocess.Popen(
+            load_command(gateway, sc), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
-    a, b = marks
-    threads = grouped(a.threads, b.threads, pid, names)
-    elapsed, per = float(load["elapsed_s"]), max(1, int(load["requests"]))
-    spent = {name: getattr(b, name) - getattr(a, name) for name in ("idle_s", "upstream_s", "machine_s", "own_s")}
-    ours = sum(threads.values()) + spent["idle_s"] + spent["upstream_s"] + float(load["cpu_s"]) + spent["own_s"]
-    return Run(
-        scenario=sc.key,
-        mode=mode,
-        pair=pair,
-        requests=int(load["requests"]),
-        elapsed_s=elapsed,
-        p50_ms=float(load["p50_ms"]),
-        cpu_ms={group: seconds * 1000 / per for group, seconds in threads.items()},
-        loop_switches=(
-            (b.loop_switches[0] - a.loop_switches[0]) / per,
-            (b.loop_switches[1] - a.loop_switches[1]) / per,
-        ),
-        other_cores=max(0.0, spent["machine_s"] - ours) / elapsed,
-        idle_gateway_cores=spent["idle_s"] / elapsed,
-        load_cores=float(load["cpu_s"]) / elapsed,
-        upstream_cores=spent["upstream_s"] / elapsed,
-    )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        pid = self.gateway.proc.pid
+        for raw in self.proc.stdout:
+            line = raw.strip()
+            if line in (MARK_START, MARK_END):
+                self.marks.append((thread_cpu_seconds(pid), thread_switches(pid).get(pid, (0, 0))))
+                self.window.mark(line)
+            elif line:
+                self.lines.append(line)
+
+    def result(self, label: str) -> dict[str, Any]:
+        self.proc.wait(timeout=120)
+        self._reader.join(10)
+        if len(self.marks) != 2 or not self.lines:
+            error = self.proc.stderr.read()[-2000:] if self.proc.stderr else ""
+            raise RuntimeError(f"bench.load failed ({self.proc.returncode}) in {label}: {error}")
+        load: dict[str, Any] = json.loads(self.lines[-1])
+        if load["ok"] != load["requests"]:
+            raise RuntimeError(f"{load['requests'] - load['ok']} requests failed in {label}: {load['errors']}")
+        return load
+
+
+def measure(
+    targets: Sequence[tuple[str, Gateway]],
+    gateways: Sequence[Gateway],
+    names: dict[str, dict[int, str]],
+    sc: Scenario,
+    upstream_pid: int,
+    pair: int,
+) -> list[Run]:
+    """Load each gateway of ``targets`` (mode, gateway) at once, for ``sc``; ``gateways`` are all the
+    gateways running (those not loaded are idle, and measured as such)."""
+    window = Window([gw.proc.pid for gw in gateways], upstream_pid, len(targets))
+    runs = [LoadRun(gateway, sc, window) for _, gateway in targets]
+    loads = [run.result(f"{sc.name}, log {mode}") for (mode, _), run in zip(targets, runs, strict=True)]
+    first, last = window.first, window.last
+    assert first is not None
+    assert last is not None
+    span = max(1e-9, last.at - first.at)
+    measured = 0.0
+    out: list[Run] = []
+    for (mode, gateway), run, load in zip(targets, runs, loads, strict=True):
+        (threads0, switches0), (threads1, switches1) = run.marks
+        pid = gateway.proc.pid
+        threads = grouped(threads0, threads1, pid, names[mode])
+        measured += sum(threads.values())
+        per = max(1, int(load["requests"]))
+        out.append(
+            Run(
+                scenario=sc.key,
+                mode=mode,
+                pair=pair,
+                requests=int(load["requests"]),
+                elapsed_s=float(load["elapsed_s"]),
+                p50_ms=float(load["p50_ms"]),
+                cpu_ms={group: seconds * 1000 / per for group, seconds in threads.items()},
+                loop_switches=((switches1[0] - switches0[0]) / per, (switches1[1] - switches0[1]) / per),
+                other_cores=0.0,
+                idle_gateway_cores=0.0,
+                load_cores=float(load["cpu_s"]) / float(load["elapsed_s"]),
+                upstream_cores=(last.upstream_s - first.upstream_s) / span,
+            )
+        )
+    loads_s = sum(float(load["cpu_s"]) for load in loads)
+    gateways_s = last.gateways_s - first.gateways_s
+    ours = gateways_s + (last.upstream_s - first.upstream_s) + loads_s + (last.own_s - first.own_s)
+    other = max(0.0, (last.machine_s - first.machine_s) - ours) / span
+    for r in out:
+        r.other_cores = other
+        r.idle_gateway_cores = max(0.0, gateways_s - measured) / span
+    return out
 
 
 def _store_status(gateway: Gateway) -> str:
@@ -224,6 +293,8 @@ def _log_rows(db: Path) -> tuple[int, int]:
 class Report:
     scenarios: list[Scenario]
     pairs: int
+    #: both gateways loaded at once in each pair (``--together``), or one after the other
+    together: bool
     runs: list[Run] = field(default_factory=list)
     #: requests the "on" gateway served (warmups included) and the rows its log holds at the end
     served: int = 0
@@ -235,9 +306,9 @@ class Report:
     seconds: float = 0.0
 
 
-def run(duration_s: float, pairs: int) -> Report:
-    cases = scenarios(duration_s)
-    report = Report(cases, pairs)
+def run(duration_s: float, pairs: int, only: Sequence[str] = (), together: bool = False) -> Report:
+    cases = [sc for sc in scenarios(duration_s) if not only or sc.key in only]
+    report = Report(cases, pairs, together)
     upstream, up_port = start_upstream()
     try:
         with ExitStack() as stack:
@@ -246,25 +317,28 @@ def run(duration_s: float, pairs: int) -> Report:
             for mode, env in MODES.items():
                 (tmp / mode).mkdir()
                 gateways[mode] = stack.enter_context(running_gateway(up_port, tmp / mode, extra_env=env))
-            expected = {"on": "ok", "off": "disabled"}
             for mode, gateway in gateways.items():
-                if (status := _store_status(gateway)) != expected[mode]:
-                    raise RuntimeError(f"the log-{mode} gateway's store is {status!r}, expected {expected[mode]!r}")
+                if (status := _store_status(gateway)) != STORE_STATUS[mode]:
+                    raise RuntimeError(f"the log-{mode} gateway's store is {status!r}, not {STORE_STATUS[mode]!r}")
             names = {mode: python_thread_names(gw.proc.pid) or {} for mode, gw in gateways.items()}
-            report.writer_found = WRITER_THREAD in names["on"].values()
+            report.writer_found = any(name.startswith(LOG_THREADS) for name in names["on"].values())
             if not report.writer_found:
                 print("warning: py-spy could not name the threads: the writer counts under 'other'", file=sys.stderr)
             time.sleep(0.5)
+            every = list(gateways.values())
             for pair, order in enumerate(pair_orders(pairs)):
                 for sc in cases:
                     set_shape(up_port, sc.shape)
-                    for mode in order:
-                        idle = gateways["off" if mode == "on" else "on"]
-                        r = measure_run(gateways[mode], idle, names[mode], sc, upstream.pid, mode, pair)
-                        report.runs.append(r)
-                        if mode == "on":
-                            report.served += r.requests + max(20, sc.concurrency * 2)  # the warmup is logged too
-                        _progress(r, sc)
+                    # together: both loads at once (started in ABBA order); else one after the other
+                    steps = [order] if together else [(mode,) for mode in order]
+                    for step in steps:
+                        runs = measure([(m, gateways[m]) for m in step], every, names, sc, upstream.pid, pair)
+                        for r in runs:
+                            report.runs.append(r)
+                            if r.mode == "on":
+                                report.served += r.requests + max(20, sc.concurrency * 2)  # the warmup is logged too
+                            _progress(r, sc)
+                        _refresh_names(gateways, names)
                         time.sleep(SETTLE_S)
             _stop(gateways["on"].proc)  # a clean shutdown flushes the writer's queue
             report.rows, report.bodies_on_success = _log_rows(tmp / "on" / "data" / "data.db")
@@ -272,6 +346,13 @@ def run(duration_s: float, pairs: int) -> Report:
         _stop(upstream)
     report.seconds = time.time() - report.started
     return report
+
+
+def _refresh_names(gateways: dict[str, Gateway], names: dict[str, dict[int, str]]) -> None:
+    """Name the threads started since the names were read (between runs: py-spy pauses the process)."""
+    for mode, gateway in gateways.items():
+        if set(thread_cpu_seconds(gateway.proc.pid)) - set(names[mode]):
+            names[mode] = python_thread_names(gateway.proc.pid) or names[mode]
 
 
 def _progress(r: Run, sc: Scenario) -> None:
@@ -300,7 +381,12 @@ def _spread(values: Sequence[float]) -> dict[str, float]:
 
 
 def summarize(report: Report) -> dict[str, Any]:
-    out: dict[str, Any] = {"pairs": report.pairs, "seconds": round(report.seconds, 1), "scenarios": {}}
+    out: dict[str, Any] = {
+        "pairs": report.pairs,
+        "together": report.together,
+        "seconds": round(report.seconds, 1),
+        "scenarios": {},
+    }
     for sc in report.scenarios:
         runs = [r for r in report.runs if r.scenario == sc.key]
         pairs = []
@@ -346,7 +432,8 @@ def summarize(report: Report) -> dict[str, Any]:
 
 def format_summary(summary: dict[str, Any]) -> str:
     lines = [
-        f"{summary['pairs']} on/off pairs per scenario (ABBA order), {summary['seconds']:.0f} s in all. "
+        f"{summary['pairs']} on/off pairs per scenario (ABBA order"
+        f"{', both loaded at once' if summary['together'] else ''}), {summary['seconds']:.0f} s in all. "
         "CPU in ms per request, medians over the runs; ratios and differences: medians over the pairs.",
         "",
         "| scenario | CPU off → on (loop + writer + other) | ratio on/off [min–max] (target ≤ 1.15) "
@@ -396,11 +483,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, help="seconds per run (default 3; --quick 2)")
     parser.add_argument("--pairs", type=int, help="on/off pairs per scenario (default 7; --quick 2)")
     parser.add_argument("--quick", action="store_true", help="2 pairs of 2-second runs")
+    parser.add_argument(
+        "--together",
+        action="store_true",
+        help="load both gateways at once in each pair (same machine conditions for both; see the docstring)",
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=[sc.key for sc in scenarios(1.0)],
+        help="measure this scenario only (repeatable; default: all)",
+    )
     parser.add_argument("--json", type=Path, help="also write the summary (and every run) here")
     args = parser.parse_args(argv)
     duration = args.duration or (2.0 if args.quick else 3.0)
     pairs = args.pairs or (2 if args.quick else 7)
-    summary = summarize(run(duration, pairs))
+    summary = summarize(run(duration, pairs, args.only or (), args.together))
     print(format_summary(summary))
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2) + "\n")

@@ -124,6 +124,14 @@ class CapturePolicy:
     secrets: tuple[str, ...] = ()
     #: remembered redactions of body pieces (Codex resends most of a request's bytes every turn)
     cache: RedactionCache = field(default_factory=RedactionCache, compare=False, repr=False)
+    #: the secrets as UTF-8, and whether one could span a piece's cut (computed once, not per body)
+    _secret_bytes: tuple[bytes, ...] = field(init=False, compare=False, repr=False)
+    _secret_spans_cuts: bool = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        encoded = tuple(s.encode("utf-8", "surrogatepass") for s in self.secrets if len(s) >= 4)
+        object.__setattr__(self, "_secret_bytes", encoded)
+        object.__setattr__(self, "_secret_spans_cuts", any(b"},{" in secret for secret in encoded))
 
     @classmethod
     def build(cls, mode: BodyMode, max_bytes: int, secrets: Sequence[str]) -> CapturePolicy:
@@ -172,14 +180,6 @@ class CapturePolicy:
         for secret in self._secret_bytes:
             data = data.replace(secret, _MASK_BYTES)
         return data
-
-    @property
-    def _secret_spans_cuts(self) -> bool:
-        return any(b"},{" in secret for secret in self._secret_bytes)
-
-    @property
-    def _secret_bytes(self) -> tuple[bytes, ...]:
-        return tuple(s.encode("utf-8", "surrogatepass") for s in self.secrets if len(s) >= 4)
 
     def scrub(self, text: str | None, limit: int) -> str | None:
         """A short text (an error message) redacted and capped."""

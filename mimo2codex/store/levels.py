@@ -102,6 +102,31 @@ def plan(since_ms: int, until_ms: int, bucket_ms: int | None = None) -> Plan:
     return Plan(tuple(out), tuple(pending))
 
 
+def complement(start: int, end: int, now_ms: int) -> tuple[Range, tuple[Range, ...]] | None:
+    """For a sub-minute raw edge ``[start, end)`` of a plan: its minute and the rest of that minute,
+    when reading the minute's rollup minus the rest's raw rows is cheaper than the edge's raw rows;
+    None when not (or when the edge crosses a minute boundary). Cheaper is judged by the time each
+    covers up to ``now_ms`` (rows of the future are rare): a window ending now has an edge of up to a
+    minute of the busiest rows, and a rest of none. The answer is the same either way, so a wrong
+    clock costs time, never exactness.
+
+    >>> complement(120_000, 150_000, 150_001)
+    ((120000, 180000), ((150000, 180000),))
+    >>> complement(120_000, 150_000, 200_000) is None  # half a minute either way: the edge it is
+    True
+    """
+    minute = start - start % MINUTE_MS
+    if end > minute + MINUTE_MS:
+        return None
+    rest: list[Range] = []
+    if minute < start:
+        rest.append((minute, start))
+    if end < minute + MINUTE_MS:
+        rest.append((end, minute + MINUTE_MS))
+    live = (start - minute) + max(0, min(minute + MINUTE_MS, now_ms) - end)
+    return ((minute, minute + MINUTE_MS), tuple(rest)) if live < end - start else None
+
+
 def fold_levels(rows: Iterable[Mapping[str, Any]]) -> dict[Level, dict[rollup.RollupKey, rollup.Rollup]]:
     """A batch's deltas per stored table (:data:`STORED`): one pass over the rows for the finest level,
     then the coarser ones merged from it (a minute lies in one hour and one day), and each level's

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import re
 import time
 import urllib.parse
@@ -27,17 +26,15 @@ from typing import Any
 import orjson
 
 from mimo2codex.errors import ConfigError
-from mimo2codex.request_log import RequestRecord
 from mimo2codex.store import batch, bodies, pg_rollups, rollup
-from mimo2codex.store.base import Bucket, LogPage, LogQuery, Store, StoredResponse, StoreState, release_unwanted_bodies
+from mimo2codex.store.base import Bucket, LogPage, LogQuery
 from mimo2codex.store.capture import CapturePolicy
 from mimo2codex.store.logfilter import where
-from mimo2codex.store.pending import PENDING_RESPONSES, PendingResponses
 from mimo2codex.store.pg_records import PUT_RESPONSE, PgRecordTables
 from mimo2codex.store.pg_rollups import Parts, rollup_params
 from mimo2codex.store.pg_schema import PG_TYPES, applied, migrate
+from mimo2codex.store.queued import QueuedStore
 from mimo2codex.store.row import COLUMN_NAMES, DETAIL_COLUMNS, LIST_COLUMNS, decode_row
-from mimo2codex.store.writer import LogWriter
 
 try:
     import psycopg
@@ -97,7 +94,7 @@ def _fit(values: Sequence[Any]) -> tuple[Any, ...]:
     )
 
 
-class PostgresStore(PgRecordTables, Store):
+class PostgresStore(PgRecordTables, QueuedStore):
     backend = "postgresql"
 
     def __init__(
@@ -117,31 +114,22 @@ class PostgresStore(PgRecordTables, Store):
     ) -> None:
         self.url = url
         self.location = mask_url(url)
-        self.policy = policy or CapturePolicy()
-        self.instance = instance or f"{os.uname().nodename}:{os.getpid()}"
-        self.log_enabled = log_enabled
-        self.retention_days = retention_days
-        self.max_mb = max_mb
-        self.clock = clock
         self.pool_size = pool_size
-        options: dict[str, Any] = {}
-        if queue_size is not None:
-            options["queue_size"] = queue_size
-        if batch_size is not None:
-            options["batch_size"] = batch_size
-        if maintenance_seconds is not None:
-            options["idle_seconds"] = maintenance_seconds
-        self._writer: LogWriter[batch.QueueItem, batch.Batch] = LogWriter(
-            self._render, self._write_batch, maintain=self._maintain, describe_error=describe_error, **options
+        self._set_up_writer(
+            policy=policy,
+            instance=instance,
+            log_enabled=log_enabled,
+            retention_days=retention_days,
+            max_mb=max_mb,
+            clock=clock,
+            queue_size=queue_size,
+            batch_size=batch_size,
+            maintenance_seconds=maintenance_seconds,
+            describe_error=describe_error,
         )
-        #: stored responses on their way to the database (readable at once, deleted in order)
-        self._responses = PendingResponses(PENDING_RESPONSES)
-        self._pieces = bodies.PieceLedger()
         self._wconn: psycopg.Connection[Any] | None = None
         self._pool: ConnectionPool[Any] | None = None
         self._migrated = False
-        self._open_problem: str | None = None
-        self._opened = False
 
     # -- lifecycle ---------------------------------------------------------------------------
     def _connect(self, *, timeout_ms: int, role: str) -> psycopg.Connection[Any]:
@@ -185,29 +173,6 @@ class PostgresStore(PgRecordTables, Store):
             self._pool.close()
             self._pool = None
 
-    def flush(self, timeout: float = 5.0) -> bool:
-        return self._writer.flush(timeout)
-
-    # -- the request path --------------------------------------------------------------------
-    def submit(self, record: RequestRecord) -> None:
-        if self.log_enabled:
-            release_unwanted_bodies(record, self.policy)
-            self._writer.submit(record)
-
-    def state(self) -> StoreState:
-        writer = self._writer
-        problem = writer.problem or (self._open_problem if writer.written == 0 else None)
-        status = "disabled" if not self.log_enabled else "degraded" if problem else "ok"
-        return StoreState(
-            backend=self.backend,
-            status=status,  # type: ignore[arg-type]
-            location=self.location,
-            queue_depth=writer.depth,
-            dropped=writer.dropped,
-            written=writer.written,
-            problem=problem,
-        )
-
     # -- the writer thread -------------------------------------------------------------------
     def _writer_conn(self) -> psycopg.Connection[Any]:
         if self._wconn is None or self._wconn.closed:
@@ -220,9 +185,6 @@ class PostgresStore(PgRecordTables, Store):
             with contextlib.suppress(psycopg.Error):
                 self._wconn.close()
             self._wconn = None
-
-    def _render(self, items: Sequence[batch.QueueItem]) -> batch.Batch:
-        return batch.render(items, self.policy, self.instance)
 
     def _write_batch(self, rendered: batch.Batch) -> None:
         rows, responses, deletions = rendered.rows, rendered.responses, rendered.deletions
@@ -334,16 +296,6 @@ class PostgresStore(PgRecordTables, Store):
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         with self._readers().connection() as conn:
             return int(conn.execute(sql, params).rowcount)
-
-    # -- stored responses: written by the writer thread, so a slow database never delays a turn --
-    def put_response(self, stored: StoredResponse) -> None:
-        self._responses.put(stored, self._now_ms(), self._writer.submit)
-
-    def get_response(self, response_id: str) -> StoredResponse | None:
-        return self._responses.get(response_id, self._now_ms(), self._stored_response)
-
-    def delete_response(self, response_id: str) -> bool:
-        return self._responses.delete(response_id, self._writer.submit, self._delete_stored_response)
 
     # -- the log -----------------------------------------------------------------------------
     def logs(self, query: LogQuery) -> LogPage:

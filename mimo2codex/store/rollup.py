@@ -107,6 +107,17 @@ class Rollup:
         histogram.merge(self.ttft, other.ttft)
         return self
 
+    def negated(self) -> Rollup:
+        """This rollup with every count negative: added to another, it takes these rows away (a
+        minute's rollup minus the rows of the minute outside a window, :mod:`mimo2codex.store.levels`)."""
+        out = Rollup()
+        for name in COUNTERS:
+            setattr(out, name, -getattr(self, name))
+        out.errors_by_code = {code: -n for code, n in self.errors_by_code.items()}
+        out.latency = {b: -n for b, n in self.latency.items()}
+        out.ttft = {b: -n for b, n in self.ttft.items()}
+        return out
+
     # -- storage -----------------------------------------------------------------------------
     def to_columns(self) -> dict[str, Any]:
         """The stored form: counters, then JSON text for the code map and the histograms."""
@@ -137,7 +148,10 @@ class Rollup:
             "errors": self.errors,
             "cancelled": self.cancelled,
             # the most frequent first, ties by name: the same order however the parts were merged
-            "errors_by_code": dict(sorted(self.errors_by_code.items(), key=lambda kv: (-kv[1], kv[0]))),
+            # (a code whose rows were all taken away again sums to 0: not an error of this window)
+            "errors_by_code": dict(
+                sorted(((c, n) for c, n in self.errors_by_code.items() if n), key=lambda kv: (-kv[1], kv[0]))
+            ),
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "total_tokens": self.total_tokens,
@@ -293,7 +307,9 @@ def report(parts: Iterable[tuple[RollupKey, Rollup]], since_ms: int, until_ms: i
         seen = hour_of(hour)  # a minute's or edge's key is floored to its hour
         last_hour[route] = max(seen, last_hour.get(route, seen))
     # The totals and groups are sums of the routes' sums (a few routes), not of every part again: a
-    # part's histograms are merged once, not five times.
+    # part's histograms are merged once, not five times. A route whose rows were all taken away
+    # again (negated parts: rows of an edge's minute outside the window) had none in the window.
+    routes = {route: rollup for route, rollup in routes.items() if rollup.requests}
     for (provider, client_model, upstream_model), rollup in routes.items():
         totals.merge(rollup)
         for name, value in (

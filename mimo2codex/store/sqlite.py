@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
-import os
 import shutil
 import sqlite3
 import threading
@@ -23,26 +22,19 @@ from typing import Any
 
 import orjson
 
-from mimo2codex.request_log import RequestRecord
 from mimo2codex.store import batch, bodies, rollup, sqlite_rollups
 from mimo2codex.store.base import (
     Bucket,
     LogPage,
     LogQuery,
-    Store,
-    StoredResponse,
-    StoreState,
-    StoreStatus,
-    release_unwanted_bodies,
 )
 from mimo2codex.store.capture import CapturePolicy
 from mimo2codex.store.logfilter import where
 from mimo2codex.store.migrations import applied, migrate
 from mimo2codex.store.nodedb import adopt_node_database
-from mimo2codex.store.pending import PENDING_RESPONSES, PendingResponses
+from mimo2codex.store.queued import QueuedStore
 from mimo2codex.store.records import PUT_RESPONSE, RecordTables
 from mimo2codex.store.row import COLUMN_NAMES, DETAIL_COLUMNS, LIST_COLUMNS, decode_row
-from mimo2codex.store.writer import LogWriter
 
 log = logging.getLogger("mimo2codex.store")
 
@@ -96,7 +88,7 @@ def _connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     return conn
 
 
-class SqliteStore(RecordTables, Store):
+class SqliteStore(RecordTables, QueuedStore):
     backend = "sqlite"
 
     def __init__(
@@ -117,31 +109,23 @@ class SqliteStore(RecordTables, Store):
         #: extra PRAGMAs of the writer's connection (tests: ``max_page_count`` to play a full disk)
         self.writer_pragmas = dict(writer_pragmas or {})
         self.path = path
-        self.policy = policy or CapturePolicy()
-        self.instance = instance or f"{os.uname().nodename}:{os.getpid()}"
-        self.log_enabled = log_enabled
-        self.retention_days = retention_days
-        self.max_mb = max_mb
-        self.clock = clock
-        options: dict[str, Any] = {}
-        if queue_size is not None:
-            options["queue_size"] = queue_size
-        if batch_size is not None:
-            options["batch_size"] = batch_size
-        if maintenance_seconds is not None:
-            options["idle_seconds"] = maintenance_seconds
-        self._writer: LogWriter[batch.QueueItem, batch.Batch] = LogWriter(
-            self._render, self._write_batch, maintain=self._maintain, describe_error=describe_error, **options
+        self.location = str(path)
+        self._set_up_writer(
+            policy=policy,
+            instance=instance,
+            log_enabled=log_enabled,
+            retention_days=retention_days,
+            max_mb=max_mb,
+            clock=clock,
+            queue_size=queue_size,
+            batch_size=batch_size,
+            maintenance_seconds=maintenance_seconds,
+            describe_error=describe_error,
         )
-        #: stored responses on their way to the database (readable at once, deleted in order)
-        self._responses = PendingResponses(PENDING_RESPONSES)
-        self._pieces = bodies.PieceLedger()
         self._wconn: sqlite3.Connection | None = None
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
-        self._open_problem: str | None = None
-        self._opened = False
 
     # -- lifecycle ---------------------------------------------------------------------------
     def open(self) -> None:
@@ -191,29 +175,6 @@ class SqliteStore(RecordTables, Store):
             self._readers.clear()
         self._local = threading.local()
 
-    def flush(self, timeout: float = 5.0) -> bool:
-        return self._writer.flush(timeout)
-
-    # -- the request path --------------------------------------------------------------------
-    def submit(self, record: RequestRecord) -> None:
-        if self.log_enabled:
-            release_unwanted_bodies(record, self.policy)
-            self._writer.submit(record)
-
-    def state(self) -> StoreState:
-        writer = self._writer
-        problem = writer.problem or (self._open_problem if writer.written == 0 else None)
-        status: StoreStatus = "disabled" if not self.log_enabled else "degraded" if problem else "ok"
-        return StoreState(
-            backend=self.backend,
-            status=status,
-            location=str(self.path),
-            queue_depth=writer.depth,
-            dropped=writer.dropped,
-            written=writer.written,
-            problem=problem,
-        )
-
     # -- the writer thread -------------------------------------------------------------------
     def _writer_conn(self) -> sqlite3.Connection:
         if self._wconn is None:
@@ -236,9 +197,6 @@ class SqliteStore(RecordTables, Store):
                 raise
             self._wconn = conn
         return self._wconn
-
-    def _render(self, items: Sequence[batch.QueueItem]) -> batch.Batch:
-        return batch.render(items, self.policy, self.instance)
 
     def _write_batch(self, rendered: batch.Batch) -> None:
         rows, responses, deletions = rendered.rows, rendered.responses, rendered.deletions
@@ -366,16 +324,6 @@ class SqliteStore(RecordTables, Store):
     def _admin(self) -> sqlite3.Connection:
         """A short-lived connection for writes outside the writer thread (admin, CLI)."""
         return _connect(self.path)
-
-    # -- stored responses: written by the writer thread, so a locked database never delays a turn --
-    def put_response(self, stored: StoredResponse) -> None:
-        self._responses.put(stored, int(self.clock() * 1000), self._writer.submit)
-
-    def get_response(self, response_id: str) -> StoredResponse | None:
-        return self._responses.get(response_id, int(self.clock() * 1000), self._stored_response)
-
-    def delete_response(self, response_id: str) -> bool:
-        return self._responses.delete(response_id, self._writer.submit, self._delete_stored_response)
 
     # -- the log -----------------------------------------------------------------------------
     @staticmethod

@@ -125,6 +125,7 @@ def test_node_database_is_backed_up_and_imported(tmp_path: Path, full: bool) -> 
                 "0002_import_node_logs",
                 "0003_rollup_levels",
                 "0004_body_pieces",
+                "0005_rollup_totals",
             ]
 
         store.submit(_record())

@@ -255,3 +255,50 @@ def test_retention_prunes_the_minute_totals_with_the_rows(backend: tuple[str, An
         assert sum(point["requests"] for point in series) == 40
     finally:
         store.close()
+
+
+def test_an_edge_read_as_its_minute_minus_the_rest_stays_exact(backend: tuple[str, Any]) -> None:
+    """Edges mostly inside the window and mostly outside it (PostgreSQL reads the latter as the minute's
+    rollup minus the raw rest of the minute): a route whose rows of that minute all lie outside the
+    window is not reported, and every answer equals the fold of the raw rows."""
+    store = _open(backend)
+    try:
+        minute = int(time.time() * 1000) // MINUTE_MS * MINUTE_MS - 3 * HOUR_MS
+        for offset_s, route in ((10, ROUTES[0]), (50, ROUTES[1]), (55, ROUTES[1]), (3600 + 5, ROUTES[2])):
+            rec = RequestRecord(f"req_{offset_s}", "/v1/responses", (minute + offset_s * 1000) / 1000, True)
+            rec.client_model, rec.provider, rec.upstream_model = route[1], route[0], route[2]
+            rec.duration_ms, rec.first_event_ms = 100.0 + offset_s, 40.0
+            if offset_s == 10:
+                rec.status, rec.outcome, rec.error_code = 502, "error", "upstream_unavailable"
+            store.submit(rec)
+        assert store.flush(10)
+        logged = _logged(backend)
+        for since, until in (
+            (minute + 20_000, minute + 2 * HOUR_MS),  # a 40 s edge: the minute minus its first 20 s
+            (minute + 45_000, minute + 2 * HOUR_MS),  # a 15 s edge: raw rows
+            (minute - HOUR_MS, minute + 3_600_000 + 8_000),  # an edge of 8 s at the end: raw
+            (minute - HOUR_MS, minute + 3_600_000 + 52_000),  # of 52 s: the minute minus its last 8 s
+            (minute + 20_000, minute + 3_600_000 + 52_000),  # both
+            (minute + 5_000, minute + 30_000),  # inside one minute
+        ):
+            _check(store, logged, since, until)
+        stats = store.stats(minute + 20_000, minute + 2 * HOUR_MS)
+        assert [r["provider_id"] for r in stats["by_route"]] == [ROUTES[1][0], ROUTES[2][0]]
+        assert (stats["requests"], stats["errors"], stats["errors_by_code"]) == (3, 0, {})
+    finally:
+        store.close()
+
+
+def test_complement_picks_the_smaller_side() -> None:
+    minute = 10 * MINUTE_MS
+    assert levels.complement(minute + 20_000, minute + MINUTE_MS, minute + DAY_MS) == (
+        (minute, minute + MINUTE_MS),
+        ((minute, minute + 20_000),),
+    )
+    assert levels.complement(minute + 45_000, minute + MINUTE_MS, minute + DAY_MS) is None
+    # a window ending now: the rest of the minute lies in the future, so the minute it is
+    assert levels.complement(minute, minute + 5_000, minute + 5_000) == (
+        (minute, minute + MINUTE_MS),
+        ((minute + 5_000, minute + MINUTE_MS),),
+    )
+    assert levels.complement(minute + 5_000, minute + MINUTE_MS + 5_000, minute + DAY_MS) is None  # two minutes
