@@ -43,7 +43,8 @@ import orjson
 
 from bench.clients import FIXTURE, chat_request
 
-HEADERS_FIXTURE = FIXTURE.with_name("turn1-tool-task.headers.txt")
+#: the headers of the same Codex session's first request (the tool-task capture kept no headers file)
+HEADERS_FIXTURE = FIXTURE.with_name("turn1-plain-prompt.headers.txt")
 #: ``--marks``: lines printed when the measured run starts and ends (after the warmup)
 MARK_START = "#measuring"
 MARK_END = "#measured"
@@ -53,7 +54,7 @@ _SKIP_HEADERS = {"host", "content-length"}
 def codex_headers(path: Path = HEADERS_FIXTURE) -> dict[str, str]:
     """The headers Codex CLI sent with the fixture request (minus host and content-length)."""
     headers: dict[str, str] = {}
-    if path.exists():
+    if path.exists():  # without the fixtures (a checkout without ../shared): aiohttp's own agent
         for line in path.read_text().splitlines()[1:]:
             name, sep, value = line.partition(": ")
             if sep and name.lower() not in _SKIP_HEADERS:

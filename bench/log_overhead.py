@@ -1,7 +1,8 @@
 """What the request log costs a request: the gateway with the log on (the default) and off, in pairs.
 
-    python -m bench.log_overhead                 # about 4 minutes: 7 on/off pairs of 3-second runs
+    python -m bench.log_overhead                 # about 3.5 minutes: 7 on/off pairs of 3-second runs
     python -m bench.log_overhead --quick         # about 1 minute: 2 pairs of 2-second runs, noisier
+    python -m bench.log_overhead --together      # about 2 minutes: both gateways loaded at once
 
 Two gateways run side by side, started as ``bench.run`` starts one (default settings: the log on
 with errors-only bodies, SQLite under the data dir), the second with ``MIMO2CODEX_NO_REQUEST_LOG=1``.
@@ -23,6 +24,10 @@ Per scenario it reports the median of the per-pair ratios on/off (total CPU per 
 event loop's alone) with their spread, what the log adds per request split by thread (median of the
 per-pair differences), and the p50 added (median of the per-pair differences, with their spread).
 The target of issue 8 is a total ratio of at most 1.15 and an unchanged p50.
+
+``--together`` loads both gateways of a pair at the same time instead (one load generator each), so
+that both see the same machine in the same seconds; the regime is heavier (two gateways and two load
+generators on the cores) but the comparison is fair, and an A/A run (both gateways alike) gives ~1.0.
 
 At the end the rows of the "on" gateway's log are counted against the requests it served (a log that
 drops rows must not pass for a cheap one), and the successful requests' rows are checked to carry no
@@ -436,7 +441,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"{', both loaded at once' if summary['together'] else ''}), {summary['seconds']:.0f} s in all. "
         "CPU in ms per request, medians over the runs; ratios and differences: medians over the pairs.",
         "",
-        "| scenario | CPU off → on (loop + writer + other) | ratio on/off [min–max] (target ≤ 1.15) "
+        "| scenario | CPU off → on (loop + log threads + other) | ratio on/off [min–max] (target ≤ 1.15) "
         "| loop ratio [min–max] | quiet pairs: ratio | p50 ms off → on | added p50 [min–max] | other load, cores |",
         "|---|---|---|---|---|---|---|---|",
     ]
@@ -456,7 +461,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         "",
         "What the log adds per request (ms, median of the per-pair differences on − off):",
         "",
-        "| scenario | event loop | writer thread | other threads | total | loop context switches/req, off → on "
+        "| scenario | event loop | log threads | other threads | total | loop context switches/req, off → on "
         "| req/s, off → on |",
         "|---|---|---|---|---|---|---|",
     ]

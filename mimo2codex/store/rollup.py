@@ -296,7 +296,10 @@ def report(parts: Iterable[tuple[RollupKey, Rollup]], since_ms: int, until_ms: i
     by: dict[str, dict[str, Rollup]] = {"provider_id": {}, "client_model": {}, "upstream_model": {}}
     # per route (provider, client model, upstream model): the admin's mappings and per-model table
     routes: dict[tuple[str, str, str], Rollup] = {}
-    last_hour: dict[tuple[str, str, str], int] = {}
+    # requests per route and hour (a minute's or edge's key floored to its hour): an hour is the
+    # route's "last seen" only if its rows in the window are more than none. A minute's rollup and
+    # the negated rest of that minute share the minute's hour and may cancel out.
+    seen: dict[tuple[tuple[str, str, str], int], int] = {}
     for (hour, provider, client_model, upstream_model), rollup in parts:
         route = (provider, client_model, upstream_model)
         found = routes.get(route)
@@ -304,8 +307,12 @@ def report(parts: Iterable[tuple[RollupKey, Rollup]], since_ms: int, until_ms: i
             routes[route] = Rollup().merge(rollup)
         else:
             found.merge(rollup)
-        seen = hour_of(hour)  # a minute's or edge's key is floored to its hour
-        last_hour[route] = max(seen, last_hour.get(route, seen))
+        at = (route, hour_of(hour))
+        seen[at] = seen.get(at, 0) + rollup.requests
+    last_hour: dict[tuple[str, str, str], int] = {}
+    for (route, hour), n in seen.items():
+        if n > 0:
+            last_hour[route] = max(hour, last_hour.get(route, hour))
     # The totals and groups are sums of the routes' sums (a few routes), not of every part again: a
     # part's histograms are merged once, not five times. A route whose rows were all taken away
     # again (negated parts: rows of an edge's minute outside the window) had none in the window.

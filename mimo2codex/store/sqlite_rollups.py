@@ -10,6 +10,7 @@ fold a Node database's rows.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -128,14 +129,36 @@ def level_parts(query: Query, level: Level, ranges: Sequence[levels.Range], buck
     return levels.parts_from_lists(rows, per_route=bucket_ms is None)
 
 
-def window(query: Query, since_ms: int, until_ms: int, bucket_ms: int | None) -> Parts:
-    """A window's rollups: each level's whole units summed in SQL, the sub-minute edges from raw rows."""
+def window(query: Query, since_ms: int, until_ms: int, bucket_ms: int | None, now_ms: int | None = None) -> Parts:
+    """A window's rollups: each level's whole units summed in SQL, the sub-minute edges from raw rows.
+
+    An edge whose minute is mostly outside the window (above all the newest one of a window ending
+    now: up to a minute of the busiest rows) is read as its minute's rollup minus the raw rows of the
+    rest of that minute (:func:`levels.complement`), as negated parts, in one read transaction, so
+    both see the same committed batches. ``query`` runs on one connection in autocommit mode (the
+    store's reader). ``now_ms`` (default: the wall clock) only decides what is cheaper.
+    """
     plan = levels.plan(since_ms, until_ms, bucket_ms)
-    found: Parts = []
-    for level, ranges in plan.levels:
-        found += level_parts(query, levels.read_level(level, bucket_ms), ranges, bucket_ms)
-    for start, end in plan.raw:
-        found += list(edge_rollups(query, start, end).items())
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    split = [(start, end, levels.complement(start, end, now)) for start, end in plan.raw]
+    snapshot = any(found is not None for _, _, found in split)
+    if snapshot:
+        list(query("BEGIN", ()))
+    try:
+        found: Parts = []
+        for level, ranges in plan.levels:
+            found += level_parts(query, levels.read_level(level, bucket_ms), ranges, bucket_ms)
+        for start, end, rest in split:
+            if rest is None:
+                found += list(edge_rollups(query, start, end).items())
+                continue
+            minute, gaps = rest
+            found += level_parts(query, levels.read_level(levels.MINUTE, bucket_ms), [minute], bucket_ms)
+            for gap in gaps:
+                found += [(key, part.negated()) for key, part in edge_rollups(query, *gap).items()]
+    finally:
+        if snapshot:
+            list(query("COMMIT", ()))
     return found
 
 

@@ -258,9 +258,9 @@ def test_retention_prunes_the_minute_totals_with_the_rows(backend: tuple[str, An
 
 
 def test_an_edge_read_as_its_minute_minus_the_rest_stays_exact(backend: tuple[str, Any]) -> None:
-    """Edges mostly inside the window and mostly outside it (PostgreSQL reads the latter as the minute's
-    rollup minus the raw rest of the minute): a route whose rows of that minute all lie outside the
-    window is not reported, and every answer equals the fold of the raw rows."""
+    """Edges mostly inside the window and mostly outside it (the latter read as the minute's rollup
+    minus the raw rest of the minute): a route whose rows of that minute all lie outside the window
+    is not reported, and every answer equals the fold of the raw rows."""
     store = _open(backend)
     try:
         minute = int(time.time() * 1000) // MINUTE_MS * MINUTE_MS - 3 * HOUR_MS
@@ -285,6 +285,20 @@ def test_an_edge_read_as_its_minute_minus_the_rest_stays_exact(backend: tuple[st
         stats = store.stats(minute + 20_000, minute + 2 * HOUR_MS)
         assert [r["provider_id"] for r in stats["by_route"]] == [ROUTES[1][0], ROUTES[2][0]]
         assert (stats["requests"], stats["errors"], stats["errors_by_code"]) == (3, 0, {})
+        # A route seen in the window an hour earlier, and in its last minute only after it ends: the
+        # minute's rollup and its negated rest cancel out, so it was last seen the hour before.
+        later = minute + 2 * HOUR_MS
+        for offset_ms, route in ((-HOUR_MS, ROUTES[0]), (55_000, ROUTES[0]), (10_000, ROUTES[1])):
+            rec = RequestRecord(f"req_late_{offset_ms}", "/v1/responses", (later + offset_ms) / 1000, True)
+            rec.client_model, rec.provider, rec.upstream_model = route[1], route[0], route[2]
+            rec.duration_ms = 300.0
+            store.submit(rec)
+        assert store.flush(10)
+        logged = _logged(backend)
+        _check(store, logged, later - 2 * HOUR_MS, later + 50_000)  # a 50 s edge: the minute minus 10 s
+        last = {r["provider_id"]: r["last_hour"] for r in store.stats(later - 2 * HOUR_MS, later + 50_000)["by_route"]}
+        assert last[ROUTES[0][0]] == rollup.hour_of(later - HOUR_MS)
+        assert last[ROUTES[1][0]] == rollup.hour_of(later)
     finally:
         store.close()
 
