@@ -4,9 +4,9 @@ A Codex turn resends the whole conversation: the fixture's first request (its ~2
 and user messages, its ~17 KB tool list) plus, per turn so far, a user message, the model's reasoning
 summary, a command call, the command's output and the assistant's answer, each with its own text
 (:func:`turn_items`). So turn ``t`` of a session is the previous turn's request with ~2.5 KB more
-input, and ``prompt_cache_key`` names the session. :func:`session_records` interleaves ``sessions``
-sessions turn by turn, the order a shared gateway sees them in; each record also gets its own
-~3 KB response. :func:`unique_records` is the other extreme: bodies sharing no bytes at all.
+input, and ``prompt_cache_key`` names the session. :func:`session_records` runs ``sessions``
+sessions, 64 at a time, interleaved turn by turn (the order a shared gateway sees them in); each
+record also gets its own ~2.4 KB response. :func:`unique_records` is the other extreme: bodies sharing no bytes at all.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ import orjson
 from bench.store_data import codex_record, codex_request_body
 from mimo2codex.request_log import RequestRecord
 
+#: sessions running at once in :func:`session_records`
+ACTIVE = 64
 _PROSE = (
     "the change is in src/main.rs; the test in tests/parse.rs covers the empty input and the trailing "
     "comma, cargo test passes, clippy warns about a needless borrow in lexer.rs line 88, fixed; the "
@@ -77,17 +79,28 @@ def session_bodies(session: int, turns: int, base: dict[str, Any]) -> list[bytes
     return bodies
 
 
-def session_records(sessions: int, turns: int) -> list[RequestRecord]:
-    """``sessions`` sessions of ``turns`` turns each, interleaved turn by turn."""
+def session_records(sessions: int, turns: int, active: int = ACTIVE) -> list[RequestRecord]:
+    """``sessions`` sessions of ``turns`` turns each, ``active`` of them at a time, interleaved turn by
+    turn; when one ends the next begins (a team's gateway: a few dozen people, each in a session)."""
     base = orjson.loads(codex_request_body())
-    per_session = [session_bodies(s, turns, base) for s in range(sessions)]
     now = time.time()
-    records = []
-    for turn in range(turns):
-        for session in range(sessions):
-            n = len(records)
-            records.append(codex_record(n, per_session[session][turn], started=now))
-    return records
+    records: list[RequestRecord] = []
+    waiting = iter(range(sessions))
+    running: list[tuple[list[bytes], int]] = []
+    while True:
+        while len(running) < active:
+            session = next(waiting, None)
+            if session is None:
+                break
+            running.append((session_bodies(session, turns, base), 0))
+        if not running:
+            return records
+        still = []
+        for bodies, turn in running:
+            records.append(codex_record(len(records), bodies[turn], started=now))
+            if turn + 1 < turns:
+                still.append((bodies, turn + 1))
+        running = still
 
 
 def unique_records(n: int, size: int = 40_000) -> list[RequestRecord]:

@@ -132,6 +132,44 @@ def complement(start: int, end: int, now_ms: int) -> tuple[Range, tuple[Range, .
     return ((minute, minute + MINUTE_MS), tuple(rest)) if live < end - start else None
 
 
+@dataclass(frozen=True, slots=True)
+class Read:
+    """One part of a window's read: a level's whole units in ``ranges`` (``level`` None: the raw rows),
+    added, or taken away (``negative``)."""
+
+    level: Level | None
+    ranges: tuple[Range, ...]
+    negative: bool = False
+
+
+def reads(since_ms: int, until_ms: int, bucket_ms: int | None, now_ms: int) -> list[Read]:
+    """What a window reads: :func:`plan`'s levels and raw edges, an edge whose minute is mostly
+    outside the window as that minute minus the rest of it (:func:`complement`), and the last partial
+    hour of a window that ends in it, when the rest of that hour up to ``now_ms`` is the smaller side
+    (a window ending now: none of it), as that hour's rollup minus the raw rows after the window. The
+    current hour of "the last 24 h" then costs one rollup row per route instead of up to 59 full
+    minutes. Any negative read needs every read in one snapshot.
+
+    >>> [(r.level and r.level.column, r.ranges, r.negative) for r in reads(0, HOUR_MS + 90_000, None, HOUR_MS + 90_000)]
+    [('hour', ((0, 3600000),), False), ('hour', ((3600000, 7200000),), False), (None, ((3690000, 7200000),), True)]
+    """
+    tail: list[Read] = []
+    hour = until_ms - until_ms % HOUR_MS
+    if since_ms <= hour < until_ms and until_ms - hour > max(0, min(hour + HOUR_MS, now_ms) - until_ms):
+        tail = [Read(HOUR, ((hour, hour + HOUR_MS),)), Read(None, ((until_ms, hour + HOUR_MS),), True)]
+        until_ms = hour
+    found = plan(since_ms, until_ms, bucket_ms)
+    out = [Read(level, ranges) for level, ranges in found.levels]
+    for start, end in found.raw:
+        rest = complement(start, end, now_ms)
+        if rest is None:
+            out.append(Read(None, ((start, end),)))
+        else:
+            out.append(Read(MINUTE, (rest[0],)))
+            out += [Read(None, (gap,), True) for gap in rest[1]]
+    return out + tail
+
+
 def fold_levels(rows: Iterable[Mapping[str, Any]]) -> dict[Level, dict[rollup.RollupKey, rollup.Rollup]]:
     """A batch's deltas per stored table (:data:`STORED`): one pass over the rows for the finest level,
     then the coarser ones merged from it (a minute lies in one hour and one day), and each level's

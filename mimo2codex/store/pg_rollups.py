@@ -193,45 +193,30 @@ def window(
     rows; every query sent in one pipeline (:func:`_pipelined`). A timeseries reads each level's
     route-less totals (:func:`mimo2codex.store.levels.read_level`).
 
-    An edge whose minute is mostly outside the window, above all the newest one of a window ending
-    now (up to a minute of the busiest rows: 6,000 at 100 requests/s, ~30 ms to group), is read as
-    its minute's rollup minus the raw rows of the rest of that minute (:func:`levels.complement`),
-    added as negated parts. The two must see the same rows, so such a read runs in one read-only
-    repeatable-read transaction: a batch committed between them would be counted but not taken
-    away. ``now_ms`` (default: the wall clock) only decides what is cheaper.
+    An edge whose minute is mostly outside the window, and the last partial hour of a window ending
+    now (up to an hour of the busiest minutes; its newest minute alone holds 6,000 rows at 100
+    requests/s, ~30 ms to group), are read as their minute's or hour's rollup minus the raw rows of
+    the rest (:func:`levels.reads`), added as negated parts. Both must see the same rows, so such a
+    read runs in one read-only repeatable-read transaction: a batch committed between them would be
+    counted but not taken away. ``now_ms`` (default: the wall clock) only decides what is cheaper.
     """
-    plan = levels.plan(since_ms, until_ms, bucket_ms)
     now = int(time.time() * 1000) if now_ms is None else now_ms
-    read = [levels.read_level(level, bucket_ms) for level, _ in plan.levels]
-    queries = [level_query(level, ranges, bucket_ms) for level, (_, ranges) in zip(read, plan.levels, strict=True)]
-    # per edge: None (its raw rows: two queries) or its minute's level (a rollup query, then two per rest range)
-    edges: list[tuple[Level | None, int]] = []
-    for start, end in plan.raw:
-        found = levels.complement(start, end, now)
-        if found is None:
-            queries += edge_queries(start, end)
-            edges.append((None, 2))
-            continue
-        minute, rest = found
-        level = levels.read_level(levels.MINUTE, bucket_ms)
-        queries.append(level_query(level, [minute], bucket_ms))
-        for gap in rest:
-            queries += edge_queries(*gap)
-        edges.append((level, 1 + 2 * len(rest)))
-    results = _pipelined(conn, queries, snapshot=any(level is not None for level, _ in edges))
-    found_parts: Parts = []
-    for level, rows in zip(read, results, strict=False):
-        found_parts += _level_rollups(conn, level, rows, bucket_ms)
-    at = len(read)
-    for minute_level, count in edges:
-        chunk, at = results[at : at + count], at + count
-        if minute_level is None:
-            found_parts += _edge_rollups(chunk[0], chunk[1])
-            continue
-        found_parts += _level_rollups(conn, minute_level, chunk[0], bucket_ms)
-        for i in range(1, count, 2):
-            found_parts += [(key, part.negated()) for key, part in _edge_rollups(chunk[i], chunk[i + 1])]
-    return found_parts
+    planned = levels.reads(since_ms, until_ms, bucket_ms, now)
+    queries: list[Query] = []
+    for read in planned:
+        if read.level is None:
+            queries += edge_queries(*read.ranges[0])
+        else:
+            queries.append(level_query(levels.read_level(read.level, bucket_ms), read.ranges, bucket_ms))
+    results = iter(_pipelined(conn, queries, snapshot=any(read.negative for read in planned)))
+    found: Parts = []
+    for read in planned:
+        if read.level is None:
+            parts = _edge_rollups(next(results), next(results))
+        else:
+            parts = _level_rollups(conn, levels.read_level(read.level, bucket_ms), next(results), bucket_ms)
+        found += [(key, part.negated()) for key, part in parts] if read.negative else parts
+    return found
 
 
 #: rollup units a pruning step deletes at most (times the routes)

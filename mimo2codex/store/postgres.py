@@ -387,7 +387,7 @@ class PostgresStore(PgRecordTables, QueuedStore):
             before = int(conn.execute("SELECT pg_database_size(current_database())").fetchone()[0])  # type: ignore[index]
             conn.execute(
                 "VACUUM (ANALYZE) chat_logs, body_pieces, log_rollups_minute, log_rollups_hourly, "
-                "log_rollups_daily, stored_responses"
+                "log_rollups_daily, log_totals_minute, log_totals_hourly, log_totals_daily, stored_responses"
             )
             after = int(conn.execute("SELECT pg_database_size(current_database())").fetchone()[0])  # type: ignore[index]
         return {

@@ -132,30 +132,25 @@ def level_parts(query: Query, level: Level, ranges: Sequence[levels.Range], buck
 def window(query: Query, since_ms: int, until_ms: int, bucket_ms: int | None, now_ms: int | None = None) -> Parts:
     """A window's rollups: each level's whole units summed in SQL, the sub-minute edges from raw rows.
 
-    An edge whose minute is mostly outside the window (above all the newest one of a window ending
-    now: up to a minute of the busiest rows) is read as its minute's rollup minus the raw rows of the
-    rest of that minute (:func:`levels.complement`), as negated parts, in one read transaction, so
-    both see the same committed batches. ``query`` runs on one connection in autocommit mode (the
+    An edge whose minute is mostly outside the window, and the last partial hour of a window ending
+    now, are read as their minute's or hour's rollup minus the raw rows of the rest
+    (:func:`levels.reads`), as negated parts, in one read transaction, so both see the same
+    committed batches. ``query`` runs on one connection in autocommit mode (the
     store's reader). ``now_ms`` (default: the wall clock) only decides what is cheaper.
     """
-    plan = levels.plan(since_ms, until_ms, bucket_ms)
     now = int(time.time() * 1000) if now_ms is None else now_ms
-    split = [(start, end, levels.complement(start, end, now)) for start, end in plan.raw]
-    snapshot = any(found is not None for _, _, found in split)
+    planned = levels.reads(since_ms, until_ms, bucket_ms, now)
+    snapshot = any(read.negative for read in planned)
     if snapshot:
         list(query("BEGIN", ()))
     try:
         found: Parts = []
-        for level, ranges in plan.levels:
-            found += level_parts(query, levels.read_level(level, bucket_ms), ranges, bucket_ms)
-        for start, end, rest in split:
-            if rest is None:
-                found += list(edge_rollups(query, start, end).items())
-                continue
-            minute, gaps = rest
-            found += level_parts(query, levels.read_level(levels.MINUTE, bucket_ms), [minute], bucket_ms)
-            for gap in gaps:
-                found += [(key, part.negated()) for key, part in edge_rollups(query, *gap).items()]
+        for read in planned:
+            if read.level is None:
+                parts = list(edge_rollups(query, *read.ranges[0]).items())
+            else:
+                parts = level_parts(query, levels.read_level(read.level, bucket_ms), read.ranges, bucket_ms)
+            found += [(key, part.negated()) for key, part in parts] if read.negative else parts
     finally:
         if snapshot:
             list(query("COMMIT", ()))

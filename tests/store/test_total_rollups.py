@@ -316,3 +316,29 @@ def test_complement_picks_the_smaller_side() -> None:
         ((minute + 5_000, minute + MINUTE_MS),),
     )
     assert levels.complement(minute + 5_000, minute + MINUTE_MS + 5_000, minute + DAY_MS) is None  # two minutes
+
+
+def test_a_last_partial_hour_read_as_its_hour_minus_the_rest_stays_exact(backend: tuple[str, Any]) -> None:
+    """A window ending 40 minutes into an hour reads that hour's rollup minus the raw rows after it: a
+    route whose rows of that hour all come later was last seen the hour before."""
+    store = _open(backend)
+    try:
+        hour = rollup.hour_of(int(time.time() * 1000)) - 3 * HOUR_MS
+        for offset_min, route in ((-30, ROUTES[0]), (50, ROUTES[0]), (10, ROUTES[1]), (39, ROUTES[2]), (41, ROUTES[2])):
+            rec = RequestRecord(f"req_{offset_min}", "/v1/responses", (hour + offset_min * MINUTE_MS) / 1000, True)
+            rec.client_model, rec.provider, rec.upstream_model = route[1], route[0], route[2]
+            rec.duration_ms = 200.0 + offset_min
+            store.submit(rec)
+        assert store.flush(10)
+        since, until = hour - 2 * HOUR_MS, hour + 40 * MINUTE_MS
+        assert [(r.level, r.negative) for r in levels.reads(since, until, None, until + DAY_MS)][-2:] == [
+            (levels.HOUR, False),
+            (None, True),
+        ]
+        _check(store, _logged(backend), since, until)
+        stats = store.stats(since, until)
+        assert stats["requests"] == 3
+        last = {r["provider_id"]: r["last_hour"] for r in stats["by_route"]}
+        assert last == {ROUTES[0][0]: hour - HOUR_MS, ROUTES[1][0]: hour, ROUTES[2][0]: hour}
+    finally:
+        store.close()
