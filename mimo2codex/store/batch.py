@@ -1,9 +1,9 @@
-"""A batch of queued items rendered for the database (the log writer's render thread; pure).
+"""A batch of queued items rendered for the database (the log writer's first step; pure).
 
 The writer's queue carries request records, stored responses and their deletions in the order they
 happened. Rendering turns the records into rows (bodies redacted and cut into pieces, see
-:mod:`mimo2codex.store.row`) and folds them into each rollup level's deltas, all without touching the
-database, so that it overlaps the previous batch's transaction (:mod:`mimo2codex.store.writer`).
+:mod:`mimo2codex.store.row`) and folds them into each rollup level's deltas, all before the
+transaction begins, so a batch holds the database's write lock only for the writing itself.
 """
 
 from __future__ import annotations

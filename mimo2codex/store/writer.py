@@ -1,18 +1,18 @@
-"""The log writer: a bounded queue drained into batched transactions (backend-neutral), two threads.
+"""The log writer: one thread draining a bounded queue into batched transactions (backend-neutral).
 
 The request path calls :meth:`LogWriter.submit`, a ``put_nowait``: a full queue drops the record and
-counts it, it never waits. A render thread takes up to ``batch_size`` records at a time and turns
-them into what the database takes (``render``: rows with their bodies redacted, the rollup deltas);
-the writer thread hands each rendered batch to the backend's ``write_batch`` (rows and rollups in one
-transaction). Two threads because their work overlaps: the database's part of a batch (SQLite's
-page writes, PostgreSQL's server round trips) runs without the GIL while the next batch is rendered.
-At most :data:`RENDERED_AHEAD` batches wait between them, so a slow database backs up into the
-bounded queue, which then drops and counts.
+counts it, it never waits. The thread takes up to ``batch_size`` records at a time, turns them into
+what the database takes (``render``: rows with their bodies redacted and cut into pieces, the rollup
+deltas) and hands that to the backend's ``write_batch`` (rows and rollups in one transaction).
+
+Rendering and writing in one thread, one after the other: a render thread beside the writer was
+measured (bench/README.md) and gained nothing, since rendering holds the GIL and the database's
+GIL-free part is small, while the two threads' hand-overs cost CPU.
 
 A failing database (locked, full, read-only, corrupt) drops that batch, counts it, warns once per
-kind of problem and keeps going; the first batch that succeeds again clears the problem. Between
-batches, and whenever nothing comes, the writer thread runs the backend's ``maintain`` step
-(retention and the size cap, in small chunks).
+kind of problem and keeps going; the first batch that succeeds again clears the problem. A batch
+that cannot be rendered is dropped and counted the same way. Between batches, and whenever the queue
+is idle, the backend's ``maintain`` step runs (retention and the size cap, in small chunks).
 """
 
 from __future__ import annotations
@@ -42,8 +42,6 @@ IDLE_SECONDS = 1.0
 #: ~0.1 ms per request at 64 concurrent requests, 250 ms about a fifth of that (bench/log_overhead.py).
 #: Well inside the 1 s a finished request may take to reach the database; flush() cuts it short.
 LINGER_SECONDS = 0.25
-#: rendered batches waiting for the database at most (the render thread waits beyond that)
-RENDERED_AHEAD = 2
 
 
 class LogWriter(Generic[Item, Rendered]):
@@ -70,9 +68,6 @@ class LogWriter(Generic[Item, Rendered]):
         self._stop = threading.Event()
         #: set by flush() and close(): write what is queued now, do not linger
         self._hurry = threading.Event()
-        #: rendered batches and their sizes; None is the render thread's last word
-        self._rendered: queue.Queue[tuple[Rendered, int] | None] = queue.Queue(RENDERED_AHEAD)
-        self._render_thread = threading.Thread(target=self._run_render, name=f"{name}-render", daemon=True)
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._lock = threading.Lock()
         self._done = threading.Condition(self._lock)
@@ -104,7 +99,6 @@ class LogWriter(Generic[Item, Rendered]):
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
-        self._render_thread.start()
         self._thread.start()
 
     def flush(self, timeout: float = 5.0) -> bool:
@@ -119,9 +113,8 @@ class LogWriter(Generic[Item, Rendered]):
         self._hurry.set()
         with contextlib.suppress(queue.Full):  # full: the thread is busy and sees the stop soon
             self._queue.put_nowait(None)
-        for thread in (self._render_thread, self._thread):
-            if thread.is_alive():
-                thread.join(timeout)
+        if self._thread.is_alive():
+            self._thread.join(timeout)
 
     # -- the thread --------------------------------------------------------------------------
     def _take(self) -> list[Item]:
@@ -144,38 +137,27 @@ class LogWriter(Generic[Item, Rendered]):
                 batch.append(item)
         return batch
 
-    def _run_render(self) -> None:
-        while not (self._stop.is_set() and self._queue.empty()):
-            batch = self._take()
-            if not batch:
-                continue
-            try:
-                rendered = self._render(batch)
-            except Exception as exc:  # a record that cannot be rendered must not stop the log
-                self._given_up(len(batch), f"render:{type(exc).__name__}", f"request log: cannot render rows: {exc}")
-                continue
-            self._rendered.put((rendered, len(batch)))
-        self._rendered.put(None)
-
     def _run(self) -> None:
         last_maintenance = 0.0
-        while True:
-            try:
-                item = self._rendered.get(timeout=self._idle)
-            except queue.Empty:
-                idle = True
-            else:
-                if item is None:
-                    return
-                idle = False
-                self._write(*item)
+        while not (self._stop.is_set() and self._queue.empty()):
+            batch = self._take()
+            if batch:
+                self._handle(batch)
             now = time.monotonic()
-            if self._maintain is not None and (idle or now - last_maintenance > self._idle):
+            if self._maintain is not None and (not batch or now - last_maintenance > self._idle):
                 last_maintenance = now
                 try:
                     self._maintain()
                 except Exception as exc:  # maintenance failing must not stop the writing
                     self._warn_once(f"maintain:{type(exc).__name__}", f"request log maintenance failed: {exc}")
+
+    def _handle(self, batch: list[Item]) -> None:
+        try:
+            rendered = self._render(batch)
+        except Exception as exc:  # a record that cannot be rendered must not stop the log
+            self._given_up(len(batch), f"render:{type(exc).__name__}", f"request log: cannot render rows: {exc}")
+            return
+        self._write(rendered, len(batch))
 
     def _write(self, rendered: Rendered, size: int) -> None:
         try:
