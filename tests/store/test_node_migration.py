@@ -121,12 +121,12 @@ def test_node_database_is_backed_up_and_imported(tmp_path: Path, full: bool) -> 
         assert [m["id"] for m in store.models()] == ["my-custom"]  # built-ins come from the code
         db = store.db_stats()
         assert [m["name"] for m in db["migrations"]] == [
-                "0001_initial",
-                "0002_import_node_logs",
-                "0003_rollup_levels",
-                "0004_body_pieces",
-                "0005_rollup_totals",
-            ]
+            "0001_initial",
+            "0002_import_node_logs",
+            "0003_rollup_levels",
+            "0004_body_pieces",
+            "0005_rollup_totals",
+        ]
 
         store.submit(_record())
         assert store.flush(5)
