@@ -18,8 +18,8 @@ recently for the row it now serves is upserted again, which inserts it or moves 
 minutes). Then, once the oldest row left is at ``t``, no row refers to a piece with
 ``ts < t - TOUCH_MS``, and those go in small chunks after the rows (retention, the size cap, ``db
 prune``); with no row left, every piece untouched for ``TOUCH_MS``. After a prune the ledger is
-emptied, so the next batch upserts every piece it needs again. A row could only lose a piece to a
-*other* writer's prune (``--workers``, instances sharing PostgreSQL) when a size cap deletes rows
+emptied, so the next batch upserts every piece it needs again. A row could only lose a piece to
+another writer's prune (``--workers``, instances sharing PostgreSQL) when a size cap deletes rows
 newer than the one being written: it then reads with a marker where the piece was, never with
 another's text.
 """

@@ -150,3 +150,36 @@ def test_a_database_from_before_the_pieces_is_migrated_and_keeps_its_rows(tmp_pa
         assert new["request_body"] == _policy().render(record.request_body)
     finally:
         reopened.close()
+
+
+def test_keys_in_pieced_bodies_never_reach_the_database(
+    tmp_path: Path, postgres_server: Any, postgres_url: str
+) -> None:
+    """Acceptance 4 with long bodies: the keys sit inside pieces shared across a session's turns."""
+    from mimo2codex.store.postgres import PostgresStore
+
+    records = _with_secrets(session_records(sessions=2, turns=4))
+    for record in records:  # the keys in every request this time, also where an earlier turn had none
+        body = orjson.loads(record.request_body)
+        body["input"].insert(1, {"type": "message", "role": "user", "content": f"use {UPSTREAM_KEY}"})
+        record.request_body = orjson.dumps(body)
+    sqlite = SqliteStore(tmp_path / "data.db", policy=_policy())
+    postgres = PostgresStore(postgres_url, policy=_policy())
+    for store in (sqlite, postgres):
+        store.open()
+        try:
+            for record in records:
+                store.submit(record)
+            assert store.flush(30)
+            assert store.state().written == len(records)
+            assert _count(store, "SELECT count(*) FROM body_pieces") > 0
+        finally:
+            store.close()
+    raw = b"".join(p.read_bytes() for p in tmp_path.glob("data.db*"))
+    assert b"[REDACTED]" in raw
+    assert UPSTREAM_KEY.encode() not in raw
+    assert INBOUND_TOKEN.encode() not in raw
+    dump = postgres_server.dump(postgres_url.rsplit("/", 1)[1])
+    assert "[REDACTED]" in dump
+    assert UPSTREAM_KEY not in dump
+    assert INBOUND_TOKEN not in dump
