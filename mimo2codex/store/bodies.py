@@ -75,18 +75,22 @@ class PieceLedger:
     def due(self, rows: Iterable[Mapping[str, Any]]) -> dict[bytes, tuple[int, str]]:
         """The pieces of ``rows`` to upsert: digest -> (the newest row ``ts`` needing it, text)."""
         due: dict[bytes, tuple[int, str]] = {}
+        # a batch's rows carry ~13 pieces each, most of them already written: the loop is lean
+        due_get = due.get
         with self._lock:
+            written_get = self._written.get
             for row in rows:
                 pieces: list[Piece] | None = row.get(PIECES)
                 if not pieces:
                     continue
                 ts = int(row["ts"])
+                fresh = ts - TOUCH_MS
                 for piece in pieces:
                     digest = piece.digest
-                    written = self._written.get(digest)
-                    if written is not None and written >= ts - TOUCH_MS:
+                    written = written_get(digest)
+                    if written is not None and written >= fresh:
                         continue
-                    found = due.get(digest)
+                    found = due_get(digest)
                     if found is None or found[0] < ts:
                         due[digest] = (ts, piece.text)
         return due
@@ -94,11 +98,12 @@ class PieceLedger:
     def note(self, written: Mapping[bytes, tuple[int, str]]) -> None:
         """After the transaction that upserted ``written`` committed."""
         with self._lock:
+            ledger = self._written
             for digest, (ts, _) in written.items():
-                self._written[digest] = max(ts, self._written.get(digest, ts))
-                self._written.move_to_end(digest)
-            while len(self._written) > self.size:
-                self._written.popitem(last=False)
+                before = ledger.pop(digest, None)  # re-inserted last: the most recently used
+                ledger[digest] = ts if before is None or before < ts else before
+            while len(ledger) > self.size:
+                ledger.popitem(last=False)
 
     def forget(self) -> None:
         """After pieces were pruned: what the ledger says was written may be gone."""
@@ -106,18 +111,36 @@ class PieceLedger:
             self._written.clear()
 
 
-def upsert_sql(placeholder: str) -> str:
-    """Insert a piece, or move its ``ts`` up (the same SQL on SQLite and PostgreSQL)."""
+#: what an upsert does with a piece already stored: move its ``ts`` up, never down
+_ON_CONFLICT = "ON CONFLICT (digest) DO UPDATE SET ts = excluded.ts WHERE body_pieces.ts < excluded.ts"
+
+
+def upsert_sql(placeholder: str, pieces: int = 1) -> str:
+    """Insert ``pieces`` pieces, or move their ``ts`` up (SQLite's form, see :data:`UPSERT_ARRAYS_SQL`).
+
+    Several pieces per statement: a batch's thousand new pieces go in as a few statements, not one
+    step each (every step releases the GIL and takes it back, see :mod:`mimo2codex.store.sqlite`).
+    Their digests differ (``due`` is keyed by them), so no row is affected twice by one statement,
+    which PostgreSQL refuses.
+    """
     p = placeholder
-    return (
-        f"INSERT INTO body_pieces (digest, ts, body) VALUES ({p}, {p}, {p}) "
-        "ON CONFLICT (digest) DO UPDATE SET ts = excluded.ts WHERE body_pieces.ts < excluded.ts"
-    )
+    values = ", ".join([f"({p}, {p}, {p})"] * pieces)
+    return f"INSERT INTO body_pieces (digest, ts, body) VALUES {values} {_ON_CONFLICT}"
 
 
-def upsert_params(due: Mapping[bytes, tuple[int, str]]) -> list[tuple[bytes, int, str]]:
-    # in digest order: two PostgreSQL instances upserting the same pieces lock them in one order
-    return [(digest, ts, text) for digest, (ts, text) in sorted(due.items())]
+#: the PostgreSQL form: the whole batch's pieces as three arrays, one statement whatever their number
+UPSERT_ARRAYS_SQL = (
+    "INSERT INTO body_pieces (digest, ts, body) SELECT digest, ts, body "
+    "FROM unnest(%b::bytea[], %b::int8[], %b::text[]) AS due(digest, ts, body) "
+    # in digest order, whatever the server's plan: two instances lock the same pieces in one order
+    f"ORDER BY digest {_ON_CONFLICT}"
+)
+
+
+def upsert_arrays(due: Mapping[bytes, tuple[int, str]]) -> tuple[list[bytes], list[int], list[str]]:
+    """The parameters of :data:`UPSERT_ARRAYS_SQL`: digests, ``ts`` and texts (digest order)."""
+    order = sorted(due)
+    return order, [due[d][0] for d in order], [due[d][1] for d in order]
 
 
 def prune_sql(placeholder: str) -> str:

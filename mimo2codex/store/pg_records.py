@@ -106,9 +106,19 @@ class PgRecordTables:
         return self._execute("DELETE FROM stored_responses WHERE id = %s", (response_id,)) > 0
 
 
-PUT_RESPONSE = (
+#: a batch's stored responses in one statement, each column an array (``%b``: sent in binary)
+PUT_RESPONSES = (
     "INSERT INTO stored_responses (id, response, input_items, history, created_ms, expires_ms) "
-    "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET response = excluded.response, "
+    "SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::int8[], %b::int8[]) "
+    "ON CONFLICT (id) DO UPDATE SET response = excluded.response, "
     "input_items = excluded.input_items, history = excluded.history, created_ms = excluded.created_ms, "
     "expires_ms = excluded.expires_ms"
 )
+DELETE_RESPONSES = "DELETE FROM stored_responses WHERE id = ANY(%b::text[])"
+
+
+def put_responses_params(values: Sequence[tuple[Any, ...]]) -> list[list[Any]]:
+    """The columns of :data:`PUT_RESPONSES` for rows of ``response_values``: one row per id, the last
+    put of an id (one statement may not update a row twice; put in turn, the last one won)."""
+    latest = {row[0]: row for row in values}
+    return [list(column) for column in zip(*latest.values(), strict=True)]

@@ -4,9 +4,11 @@ psycopg 3 (chosen by measurement, see bench/pg_driver.py and bench/README.md): t
 are blocking (the writer thread, a thread pool, the CLI), and psycopg is a blocking driver with a
 thread-safe pool, while asyncpg would need an event loop of its own and a thread hop per read.
 
-- The writer thread owns one connection. Each batch is one transaction: the rows go in with a binary
-  ``COPY``, then the rollup deltas are upserted (``INSERT ... ON CONFLICT DO UPDATE`` adding counters
-  and histograms in the server), in key order so that two instances never deadlock on them.
+- The writer thread owns one connection. Each batch is one transaction of a handful of statements:
+  the new body pieces upserted from three arrays, the rows with a binary ``COPY``, then each level's
+  rollup deltas upserted from arrays (``INSERT ... SELECT FROM unnest(...) ON CONFLICT DO UPDATE``
+  adding counters and histograms in the server; the levels in one pipeline), pieces in digest order
+  and keys in key order so that two instances never deadlock on them.
 - Readers (the admin, ``mimo2codex logs``) share a small connection pool, autocommit, with a
   statement timeout: a slow query fails, it never holds a request.
 - A database that is down, full or read-only never fails a request: the batch is dropped and counted
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import operator
 import re
 import time
 import urllib.parse
@@ -30,8 +33,8 @@ from mimo2codex.store import batch, bodies, pg_rollups, rollup
 from mimo2codex.store.base import Bucket, LogPage, LogQuery
 from mimo2codex.store.capture import CapturePolicy
 from mimo2codex.store.logfilter import where
-from mimo2codex.store.pg_records import PUT_RESPONSE, PgRecordTables
-from mimo2codex.store.pg_rollups import Parts, rollup_params
+from mimo2codex.store.pg_records import DELETE_RESPONSES, PUT_RESPONSES, PgRecordTables, put_responses_params
+from mimo2codex.store.pg_rollups import Parts
 from mimo2codex.store.pg_schema import PG_TYPES, applied, migrate
 from mimo2codex.store.queued import QueuedStore
 from mimo2codex.store.row import COLUMN_NAMES, DETAIL_COLUMNS, LIST_COLUMNS, decode_row
@@ -59,10 +62,11 @@ EXACT_COUNT_LIMIT = 2_000_000
 
 _COPY = f"COPY chat_logs ({', '.join(COLUMN_NAMES)}) FROM STDIN (FORMAT BINARY)"
 _COPY_TYPES = [PG_TYPES[name] for name in COLUMN_NAMES]
-_UPSERT_PIECE = bodies.upsert_sql("%s")
 _PRUNE_PIECES = bodies.prune_sql("%s")
+#: a row's values in column order
+_ROW_VALUES = operator.itemgetter(*COLUMN_NAMES)
 #: positions of the int4 columns: a value out of range would fail the whole batch, so it is clamped
-_INT4 = frozenset(i for i, name in enumerate(COLUMN_NAMES) if PG_TYPES[name] == "int4")
+_INT4 = tuple(i for i, name in enumerate(COLUMN_NAMES) if PG_TYPES[name] == "int4")
 _INT4_MAX = 2**31 - 1
 
 _PASSWORD_PARAM = re.compile(r"([?&]password=)[^&#]*")
@@ -88,10 +92,14 @@ def mask_url(url: str) -> str:
     return _PASSWORD_PARAM.sub(r"\1***", masked)
 
 
-def _fit(values: Sequence[Any]) -> tuple[Any, ...]:
-    return tuple(
-        max(-_INT4_MAX, min(_INT4_MAX, v)) if i in _INT4 and isinstance(v, int) else v for i, v in enumerate(values)
-    )
+def _fit(values: Sequence[Any]) -> list[Any]:
+    """A row's values with its int4 columns clamped into range (only those out of it are touched)."""
+    out = list(values)
+    for at in _INT4:
+        value = out[at]
+        if isinstance(value, int) and not -_INT4_MAX <= value <= _INT4_MAX:
+            out[at] = max(-_INT4_MAX, min(_INT4_MAX, value))
+    return out
 
 
 class PostgresStore(PgRecordTables, QueuedStore):
@@ -194,22 +202,20 @@ class PostgresStore(PgRecordTables, QueuedStore):
             conn = self._writer_conn()
             with conn.transaction(), conn.cursor() as cur:
                 if pieces:
-                    cur.executemany(_UPSERT_PIECE, bodies.upsert_params(pieces))
+                    # one statement for the batch's pieces (arrays, in binary), in digest order
+                    cur.execute(bodies.UPSERT_ARRAYS_SQL, bodies.upsert_arrays(pieces))
                 if rows:
                     with cur.copy(_COPY) as copy:
                         copy.set_types(_COPY_TYPES)
                         for row in rows:
-                            copy.write_row(_fit([row[name] for name in COLUMN_NAMES]))
+                            copy.write_row(_fit(_ROW_VALUES(row)))
                     # Key order: two instances upserting the same keys lock them in the same order.
-                    for level, level_deltas in deltas.items():
-                        cur.executemany(
-                            pg_rollups.UPSERTS[level],
-                            [rollup_params(key, level_deltas[key]) for key in sorted(level_deltas)],
-                        )
+                    pg_rollups.add_levels(conn, deltas)
                 if responses:
-                    cur.executemany(PUT_RESPONSE, [self._response_values(stored) for stored in responses])
+                    values = [self._response_values(stored) for stored in responses]
+                    cur.execute(PUT_RESPONSES, put_responses_params(values))
                 if deletions:  # after the puts: a response deleted while queued never comes back
-                    cur.executemany("DELETE FROM stored_responses WHERE id = %s", [(d.id,) for d in deletions])
+                    cur.execute(DELETE_RESPONSES, [[d.id for d in deletions]])
         except psycopg.Error as exc:
             if isinstance(exc, psycopg.OperationalError) or (self._wconn is not None and self._wconn.broken):
                 self._reset_writer()

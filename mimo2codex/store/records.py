@@ -23,6 +23,17 @@ PUT_RESPONSE = (
     "INSERT OR REPLACE INTO stored_responses (id, response, input_items, history, created_ms, expires_ms) "
     "VALUES (?, ?, ?, ?, ?, ?)"
 )
+
+
+def put_responses_sql(rows: int) -> str:
+    """:data:`PUT_RESPONSE` for ``rows`` responses (applied in order: a later put of an id wins)."""
+    return PUT_RESPONSE.replace("(?, ?, ?, ?, ?, ?)", ", ".join(["(?, ?, ?, ?, ?, ?)"] * rows))
+
+
+def delete_responses_sql(ids: int) -> str:
+    return f"DELETE FROM stored_responses WHERE id IN ({', '.join('?' * ids)})"
+
+
 _MODEL_FIELDS = ("id", "provider_id", "upstream_model", "display_name")
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import operator
 import shutil
 import sqlite3
 import threading
@@ -31,9 +32,10 @@ from mimo2codex.store.base import (
 from mimo2codex.store.capture import CapturePolicy
 from mimo2codex.store.logfilter import where
 from mimo2codex.store.migrations import applied, migrate
+from mimo2codex.store.multirow import MultiRow
 from mimo2codex.store.nodedb import adopt_node_database
 from mimo2codex.store.queued import QueuedStore
-from mimo2codex.store.records import PUT_RESPONSE, RecordTables
+from mimo2codex.store.records import RecordTables, delete_responses_sql, put_responses_sql
 from mimo2codex.store.row import COLUMN_NAMES, DETAIL_COLUMNS, LIST_COLUMNS, decode_row
 
 log = logging.getLogger("mimo2codex.store")
@@ -42,7 +44,13 @@ BUSY_TIMEOUT_MS = 2000
 #: rows deleted per maintenance step: small enough that a step never holds the lock for long
 PRUNE_CHUNK = 2000
 VACUUM_PAGES = 1000
-WAL_LIMIT_BYTES = 4 << 20
+#: the WAL is cut back to this after a checkpoint: above a batch's frames (~8 MB with full bodies),
+#: so that the next batches overwrite the file's pages instead of growing it again block by block
+WAL_LIMIT_BYTES = 32 << 20
+#: the writer connection's page cache (KiB): a batch with full bodies dirties ~5 MB of pages; with
+#: SQLite's default 2 MB they spilled to the WAL mid-transaction and index pages were read again
+#: (measured: ~12 % of the writer's CPU per row)
+WRITER_CACHE_KIB = 16 << 10
 #: page size of new files (an existing file keeps its own). A full-capture row of ~40 KB spans a
 #: dozen 4 KiB overflow pages; with 8 KiB pages the writer spends ~15-25 % less CPU on it and the file
 #: is no bigger (16 KiB: a little less CPU again, but ~15 % bigger: half a page lost per body).
@@ -50,27 +58,41 @@ PAGE_SIZE = 8192
 #: stored responses kept in memory while the database cannot take them
 
 _ROW_PLACEHOLDERS = f"({', '.join('?' * len(COLUMN_NAMES))})"
-#: rows per multi-row INSERT, largest first: a batch goes in as a few statements, not one step per row.
-#: The sqlite3 module releases the GIL around every step, so ``executemany`` made the writer thread
-#: take the GIL back once per row, each time making the event loop hand it over: at 64 concurrent
-#: requests that cost the event loop ~0.2 ms of CPU per request (bench/log_overhead.py). Powers of
-#: two keep the statements few (all in the connection's statement cache); 128 rows stay far below
-#: SQLite's limit on bound variables (32766 since 3.32; 999 before, see ``_rows_per_insert``).
-_INSERT_SIZES = (128, 64, 32, 16, 8, 4, 2, 1)
+#: a row's values in column order
+_ROW_VALUES = operator.itemgetter(*COLUMN_NAMES)
 
 
 def _insert_sql(rows: int) -> str:
     return f"INSERT INTO chat_logs ({', '.join(COLUMN_NAMES)}) VALUES {', '.join([_ROW_PLACEHOLDERS] * rows)}"
 
 
-_INSERTS = {rows: _insert_sql(rows) for rows in _INSERT_SIZES}
-_UPSERT_PIECE = bodies.upsert_sql("?")
+#: A batch's rows and new body pieces go in as a few multi-row statements, not a step per row or
+#: piece (:mod:`mimo2codex.store.multirow`): at 64 concurrent requests, ``executemany`` per row cost
+#: the event loop ~0.2 ms of CPU per request (bench/log_overhead.py), the writer taking the GIL back
+#: after every step. 128 rows of 38 columns, 512 pieces of 3 values: far below SQLite's limit on
+#: bound variables (32766 since 3.32; on older builds the statements hold fewer).
+_ROW_INSERTS = MultiRow(_insert_sql, len(COLUMN_NAMES), 128)
+_PIECE_UPSERTS = MultiRow(lambda pieces: bodies.upsert_sql("?", pieces), 3, 512)
+_RESPONSE_PUTS = MultiRow(put_responses_sql, 6, 64)
+_RESPONSE_DELETES = MultiRow(delete_responses_sql, 1, 256)
 _PRUNE_PIECES = bodies.prune_sql("?")
+#: where a row's blob columns (the body manifests) sit among its values
+_BLOB_AT = tuple(at for at, name in enumerate(COLUMN_NAMES) if name in ("request_pieces", "response_pieces"))
 
 
-def _rows_per_insert(conn: sqlite3.Connection) -> int:
-    """How many rows one INSERT may bind on this SQLite build (its bound-variable limit)."""
-    return max(1, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(COLUMN_NAMES))
+def _blob(value: Any) -> Any:
+    """``bytes`` as a ``bytearray``, which the sqlite3 module binds at once (the same BLOB): any other
+    type but int, float and str first goes through its adapter lookup, ~1 µs a value (Python 3.11)."""
+    return bytearray(value) if type(value) is bytes else value
+
+
+def _piece_values(due: Mapping[bytes, tuple[int, str]]) -> list[Any]:
+    """The due pieces' values for ``_PIECE_UPSERTS``, in digest order like on PostgreSQL."""
+    values: list[Any] = []
+    for digest in sorted(due):
+        ts, text = due[digest]
+        values += (bytearray(digest), ts, text)
+    return values
 
 
 def describe_error(exc: BaseException) -> str:
@@ -181,15 +203,15 @@ class SqliteStore(RecordTables, QueuedStore):
             conn = _connect(self.path)
             try:
                 conn.execute("PRAGMA journal_mode = WAL")
-                conn.execute("PRAGMA synchronous = NORMAL")
-                # After a checkpoint the WAL is cut back to this, not left at its largest batch.
-                conn.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT_BYTES}")
                 if not applied(conn):
                     # the file could not be prepared at open (read-only, corrupt...): try again
                     conn.close()
                     self._prepare()
                     conn = _connect(self.path)
-                    conn.execute("PRAGMA synchronous = NORMAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
+                # After a checkpoint the WAL is cut back to this, not left at its largest batch.
+                conn.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT_BYTES}")
+                conn.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
                 for name, value in self.writer_pragmas.items():
                     conn.execute(f"PRAGMA {name} = {value}")
             except BaseException:
@@ -206,15 +228,17 @@ class SqliteStore(RecordTables, QueuedStore):
             conn.execute("BEGIN IMMEDIATE")
             try:
                 if pieces:
-                    conn.executemany(_UPSERT_PIECE, bodies.upsert_params(pieces))
+                    _PIECE_UPSERTS.execute(conn, _piece_values(pieces))
                 if rows:
                     self._insert_rows(conn, rows)
-                    for level, deltas in rendered.deltas.items():
-                        sqlite_rollups.add_rollups(conn, level, deltas)
+                    sqlite_rollups.add_levels(conn, rendered.deltas)
                 if responses:
-                    conn.executemany(PUT_RESPONSE, [self._response_values(stored) for stored in responses])
+                    values: list[Any] = []
+                    for stored in responses:
+                        values += self._response_values(stored)
+                    _RESPONSE_PUTS.execute(conn, values)
                 if deletions:  # after the puts: a response deleted while queued never comes back
-                    conn.executemany("DELETE FROM stored_responses WHERE id = ?", [(d.id,) for d in deletions])
+                    _RESPONSE_DELETES.execute(conn, [d.id for d in deletions])
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -228,17 +252,11 @@ class SqliteStore(RecordTables, QueuedStore):
 
     @staticmethod
     def _insert_rows(conn: sqlite3.Connection, rows: Sequence[dict[str, Any]]) -> None:
-        """``rows`` in order, in a few multi-row INSERTs (see ``_INSERT_SIZES``)."""
-        limit = _rows_per_insert(conn)
-        start = 0
-        for size in _INSERT_SIZES:
-            if size > limit:
-                continue
-            while len(rows) - start >= size:
-                chunk = rows[start : start + size]
-                params = list(itertools.chain.from_iterable([row[name] for name in COLUMN_NAMES] for row in chunk))
-                conn.execute(_INSERTS[size], params)
-                start += size
+        """``rows`` in order, in a few multi-row INSERTs (see ``_ROW_INSERTS``)."""
+        values = list(itertools.chain.from_iterable(map(_ROW_VALUES, rows)))
+        for at in _BLOB_AT:
+            values[at :: len(COLUMN_NAMES)] = map(_blob, values[at :: len(COLUMN_NAMES)])
+        _ROW_INSERTS.execute(conn, values)
 
     def _reset_writer(self) -> None:
         # A connection that saw a corrupt or vanished file is not trusted again.

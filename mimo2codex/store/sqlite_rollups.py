@@ -16,6 +16,7 @@ from typing import Any
 
 from mimo2codex.store import levels, rollup
 from mimo2codex.store.levels import Level
+from mimo2codex.store.multirow import MultiRow
 
 Query = Callable[[str, Sequence[Any]], Iterator[dict[str, Any]]]
 Parts = list[tuple[rollup.RollupKey, rollup.Rollup]]
@@ -82,23 +83,91 @@ def table_sql(level: Level) -> str:
 ) WITHOUT ROWID"""
 
 
+def _replace_sql(level: Level, rows: int) -> str:
+    names = (level.column, *ROUTE, *ROLLUP_COLUMNS)
+    one = f"({', '.join('?' * len(names))})"
+    return f"INSERT OR REPLACE INTO {level.table} ({', '.join(names)}) VALUES {', '.join([one] * rows)}"
+
+
+def _replacer(level: Level) -> MultiRow:
+    return MultiRow(lambda rows: _replace_sql(level, rows), 1 + len(ROUTE) + len(ROLLUP_COLUMNS), 64)
+
+
+_REPLACES: dict[Level, MultiRow] = {}
+#: keys one lookup statement binds at most (4 values each: far below any SQLite's variable limit)
+_LOOKUP_KEYS = 128
+
+
+def _lookup_part(index: int, level: Level, keys: int) -> str:
+    """The stored rows of ``keys`` keys of ``level``, tagged ``index``: each key found by its
+    primary key (a join from the keys; ``(...) IN (VALUES ...)`` of several rows scans the table)."""
+    col = level.column
+    values = ", ".join(["(?, ?, ?, ?)"] * keys)
+    return (
+        f"SELECT {index}, t.{col}, t.provider_id, t.client_model, t.upstream_model, "
+        f"{', '.join(f't.{c}' for c in ROLLUP_COLUMNS)} FROM (VALUES {values}) AS k "
+        f"CROSS JOIN {level.table} AS t ON t.{col} = k.column1 AND t.provider_id = k.column2 "
+        "AND t.client_model = k.column3 AND t.upstream_model = k.column4"
+    )
+
+
+def _stored(
+    conn: sqlite3.Connection, deltas: Mapping[Level, Mapping[rollup.RollupKey, rollup.Rollup]]
+) -> dict[tuple[int, rollup.RollupKey], tuple[Any, ...]]:
+    """The stored columns of every key of ``deltas`` already present, by (level's index, key): one
+    statement for a batch's few keys of every level. A level's keys are padded to a power of two (by
+    repeating one) so that the statement texts stay few in the statement cache."""
+    fits = max(1, min(_LOOKUP_KEYS, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // 4))
+    limit = 1 << (fits.bit_length() - 1)  # a power of two: a padded chunk still fits
+    parts: list[tuple[str, list[Any]]] = []
+    for index, (level, level_deltas) in enumerate(deltas.items()):
+        keys = list(level_deltas)
+        for start in range(0, len(keys), limit):
+            chunk = keys[start : start + limit]
+            padded = 1 << (len(chunk) - 1).bit_length()
+            chunk += [chunk[-1]] * (padded - len(chunk))
+            params: list[Any] = []
+            for key in chunk:
+                params += key
+            parts.append((_lookup_part(index, level, padded), params))
+    found: dict[tuple[int, rollup.RollupKey], tuple[Any, ...]] = {}
+    used = 0
+    statement: list[str] = []
+    params = []
+    for at, (sql, part_params) in enumerate(parts):
+        statement.append(sql)
+        params += part_params
+        used += len(part_params)
+        if at + 1 == len(parts) or used + len(parts[at + 1][1]) > limit * 4:
+            for row in conn.execute(" UNION ALL ".join(statement), params):
+                found[(row[0], (row[1], row[2], row[3], row[4]))] = row[5:]
+            statement, params, used = [], [], 0
+    return found
+
+
+def add_levels(conn: sqlite3.Connection, deltas: Mapping[Level, Mapping[rollup.RollupKey, rollup.Rollup]]) -> None:
+    """Add a batch's ``deltas`` to each level's stored rows (the caller holds the write transaction,
+    so nothing changes them between the read and the write): the stored rows of the batch's keys read
+    at once (:func:`_stored`), merged in Python, and written back in a few multi-row statements."""
+    found = _stored(conn, deltas)
+    for index, (level, level_deltas) in enumerate(deltas.items()):
+        values: list[Any] = []
+        for key, delta in level_deltas.items():
+            stored = found.get((index, key))
+            if stored is not None:
+                delta = rollup.Rollup.from_columns(dict(zip(ROLLUP_COLUMNS, stored, strict=True))).merge(delta)
+            columns = delta.to_columns()
+            values += key
+            values += [columns[name] for name in ROLLUP_COLUMNS]
+        replacer = _REPLACES.get(level)
+        if replacer is None:
+            replacer = _REPLACES[level] = _replacer(level)
+        replacer.execute(conn, values)
+
+
 def add_rollups(conn: sqlite3.Connection, level: Level, deltas: Mapping[rollup.RollupKey, rollup.Rollup]) -> None:
     """Add ``deltas`` to ``level``'s stored rows (the caller holds the write transaction)."""
-    key_names = (level.column, *ROUTE)
-    select = (
-        f"SELECT {', '.join(ROLLUP_COLUMNS)} FROM {level.table} "
-        f"WHERE {level.column} = ? AND provider_id = ? AND client_model = ? AND upstream_model = ?"
-    )
-    upsert = (
-        f"INSERT OR REPLACE INTO {level.table} ({', '.join((*key_names, *ROLLUP_COLUMNS))}) "
-        f"VALUES ({', '.join('?' * (len(key_names) + len(ROLLUP_COLUMNS)))})"
-    )
-    for key, delta in deltas.items():
-        found = conn.execute(select, key).fetchone()
-        if found is not None:
-            delta = rollup.Rollup.from_columns(dict(zip(ROLLUP_COLUMNS, found, strict=True))).merge(delta)
-        columns = delta.to_columns()
-        conn.execute(upsert, (*key, *(columns[name] for name in ROLLUP_COLUMNS)))
+    add_levels(conn, {level: deltas})
 
 
 def level_parts(query: Query, level: Level, ranges: Sequence[levels.Range], bucket_ms: int | None) -> Parts:
