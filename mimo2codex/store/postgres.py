@@ -194,13 +194,33 @@ class PostgresStore(PgRecordTables, QueuedStore):
                 self._wconn.close()
             self._wconn = None
 
+    def _begin(self, stack: contextlib.ExitStack) -> psycopg.Connection[Any]:
+        """The writer connection, inside a transaction that ``stack`` ends.
+
+        A connection found dead at ``BEGIN`` (the server restarted, the backend was terminated, a
+        network cut while idle) is replaced once: nothing of the batch was sent on it, so the batch
+        is not lost for it. A failure after ``BEGIN`` is never retried, since a commit whose answer
+        was lost may have happened: the batch is dropped and counted instead of written twice.
+        """
+        for attempt in (1, 2):
+            conn = self._writer_conn()
+            try:
+                stack.enter_context(conn.transaction())
+                return conn
+            except psycopg.OperationalError:
+                if attempt == 2 or not conn.broken:
+                    raise
+                self._reset_writer()
+        raise AssertionError("not reached")
+
     def _write_batch(self, rendered: batch.Batch) -> None:
         rows, responses, deletions = rendered.rows, rendered.responses, rendered.deletions
         deltas = rendered.deltas
         pieces = self._pieces.due(rows)
         try:
-            conn = self._writer_conn()
-            with conn.transaction(), conn.cursor() as cur:
+            with contextlib.ExitStack() as stack:
+                conn = self._begin(stack)
+                cur = stack.enter_context(conn.cursor())
                 if pieces:
                     # one statement for the batch's pieces (arrays, in binary), in digest order
                     cur.execute(bodies.UPSERT_ARRAYS_SQL, bodies.upsert_arrays(pieces))

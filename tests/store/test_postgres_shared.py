@@ -214,6 +214,26 @@ def _writer_backends(url: str) -> None:
         )
 
 
+def test_a_writer_connection_lost_while_idle_loses_no_batch(postgres_url: str) -> None:
+    # The server restarting or terminating the idle writer connection is found at the next BEGIN,
+    # before anything of the batch was sent: one fresh connection writes it.
+    store = PostgresStore(postgres_url, batch_size=10)
+    store.open()
+    try:
+        store.submit(_record("before", 0, time.time()))
+        assert store.flush(10)
+        for n in range(1, 4):
+            _writer_backends(postgres_url)
+            store.submit(_record("after", n, time.time()))
+            assert store.flush(10)
+        state = store.state()
+        assert (state.written, state.dropped, state.problem) == (4, 0, None)
+        ids = {row["request_id"] for row in store.tail(LogQuery(after_id=0, limit=100))}
+        assert ids == {"before-0", "after-1", "after-2", "after-3"}
+    finally:
+        store.close()
+
+
 def test_read_only_and_locked_database_drop_count_and_recover(postgres_url: str) -> None:
     # Acceptance 3 on PostgreSQL: submitting never waits, failed batches are dropped and counted, the
     # state says why, and the first batch that succeeds again clears it.
