@@ -1,13 +1,19 @@
-"""The log writer: one thread draining a bounded queue into batched transactions (backend-neutral).
+"""The log writer: two threads draining a bounded queue into batched transactions (backend-neutral).
 
-The request path calls :meth:`LogWriter.submit`, a ``put_nowait``: a full queue drops the record and
-counts it, it never waits. The thread takes up to ``batch_size`` records at a time, turns them into
-what the database takes (``render``: rows with their bodies redacted and cut into pieces, the rollup
-deltas) and hands that to the backend's ``write_batch`` (rows and rollups in one transaction).
+The request path calls :meth:`LogWriter.submit`, an append to a deque: a full queue drops the record
+and counts it, it never waits. No lock, no condition and no wake-up per record: the thread is woken
+by the first record after it went to sleep (one ``Event.set`` per batch, not per request) and then
+lingers for the batch's other records; ``flush()`` and ``close()`` queue a mark it answers. The
+thread takes up to ``batch_size`` records at a time and turns them into what the database takes
+(``render``: rows with their bodies redacted and cut into pieces, the rollup deltas).
 
-Rendering and writing in one thread, one after the other: a render thread beside the writer was
-measured (bench/README.md) and gained nothing, since rendering holds the GIL and the database's
-GIL-free part is small, while the two threads' hand-overs cost CPU.
+A second thread (``<name>-db``) owns the database: it runs, in the order they were asked for, the
+backend's ``write_batch`` of each rendered batch (rows and rollups in one transaction), the
+maintenance steps and the answers to ``flush()``'s marks. So a batch renders while the one before it
+is written: sqlite3 and psycopg give up the GIL while the database works (the statements' steps, the
+commit's I/O and the checkpoint's fsync), and a batch is a handful of statements, so the two threads
+seldom wait for each other. At most :data:`RENDERED_AHEAD` rendered batches wait for the database;
+past that, rendering waits, the queue fills and records are dropped and counted.
 
 A failing database (locked, full, read-only, corrupt) drops that batch, counts it, warns once per
 kind of problem and keeps going; the first batch that succeeds again clears the problem. A batch
@@ -17,11 +23,12 @@ is idle, the backend's ``maintain`` step runs (retention and the size cap, in sm
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -42,6 +49,17 @@ IDLE_SECONDS = 1.0
 #: ~0.1 ms per request at 64 concurrent requests, 250 ms about a fifth of that (bench/log_overhead.py).
 #: Well inside the 1 s a finished request may take to reach the database; flush() cuts it short.
 LINGER_SECONDS = 0.25
+#: rendered batches (or other jobs) that may wait for the database thread
+RENDERED_AHEAD = 2
+
+
+class _Mark:
+    """Queued by flush(): the thread answers it once every record queued before it is handled."""
+
+    __slots__ = ("reached",)
+
+    def __init__(self) -> None:
+        self.reached = threading.Event()
 
 
 class LogWriter(Generic[Item, Rendered]):
@@ -62,17 +80,25 @@ class LogWriter(Generic[Item, Rendered]):
         self._write_batch = write_batch
         self._maintain = maintain
         self._describe = describe_error
-        #: None is the wake-up call of close()
-        self._queue: queue.Queue[Item | None] = queue.Queue(queue_size)
+        # A deque, not a queue.Queue: its append is one C call under the GIL, where Queue.put_nowait
+        # is ~15 Python calls, a lock and a condition's notify on the event loop per request.
+        self._items: deque[Item | _Mark] = deque()
+        self._capacity = queue_size
         self._batch_size = batch_size
+        #: set by the first submit() after the thread cleared it: the thread's only wake-up call
+        self._wake = threading.Event()
         self._stop = threading.Event()
         #: set by flush() and close(): write what is queued now, do not linger
         self._hurry = threading.Event()
+        self._flushes = 0  # flush() calls waiting (under _lock): no lingering meanwhile
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        #: the database thread's work in order (writes, maintenance, flush marks); None ends it
+        self._jobs: queue.Queue[Callable[[], object] | None] = queue.Queue(RENDERED_AHEAD)
+        self._db_thread = threading.Thread(target=self._db_run, name=f"{name}-db", daemon=True)
+        #: a maintenance step waits in _jobs: one at a time, a slow database must not queue many
+        self._maintenance_queued = threading.Event()
         self._lock = threading.Lock()
-        self._done = threading.Condition(self._lock)
-        self.submitted = 0
-        #: records written, or given up (dropped) by the thread: flush waits for this
+        #: records written, or given up (dropped) by the thread
         self.handled = 0
         self.written = 0
         self.dropped = 0
@@ -82,74 +108,115 @@ class LogWriter(Generic[Item, Rendered]):
     # -- the request path --------------------------------------------------------------------
     def submit(self, item: Item) -> bool:
         """Queue ``item``; False when the queue was full and it was dropped (and counted)."""
-        try:
-            self._queue.put_nowait(item)
-        except queue.Full:
+        items = self._items
+        if len(items) >= self._capacity:
             with self._lock:
                 self.dropped += 1
             self._warn_once("queue_full", "request log queue is full: dropping rows (the database is too slow)")
             return False
-        with self._lock:
-            self.submitted += 1
+        items.append(item)
+        # The thread clears _wake before it looks at the queue and sleeps only on an empty one, so a
+        # record appended after that look finds the event clear and sets it: no wake-up is lost,
+        # whichever threads submit, and only the first record of a batch pays for one.
+        if not self._wake.is_set():
+            self._wake.set()
         return True
 
     @property
     def depth(self) -> int:
-        return self._queue.qsize()
+        return len(self._items)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
+        self._db_thread.start()
         self._thread.start()
 
     def flush(self, timeout: float = 5.0) -> bool:
-        with self._done:
-            target = self.submitted
+        """Wait until every record submitted before this call is handled; True when it was in time."""
+        if not self._thread.is_alive():
+            return not any(not isinstance(item, _Mark) for item in list(self._items))
+        mark = _Mark()
+        with self._lock:
+            self._flushes += 1
+        try:
+            self._items.append(mark)
             self._hurry.set()
-            return self._done.wait_for(lambda: self.handled >= target, timeout)
+            self._wake.set()
+            return mark.reached.wait(timeout)
+        finally:
+            with self._lock:
+                self._flushes -= 1
 
     def close(self, timeout: float = 5.0) -> None:
         self.flush(timeout)
         self._stop.set()
         self._hurry.set()
-        with contextlib.suppress(queue.Full):  # full: the thread is busy and sees the stop soon
-            self._queue.put_nowait(None)
-        if self._thread.is_alive():
-            self._thread.join(timeout)
+        self._wake.set()
+        deadline = time.monotonic() + timeout
+        for thread in (self._thread, self._db_thread):  # the render thread ends the database thread
+            if thread.is_alive():
+                thread.join(max(0.0, deadline - time.monotonic()))
 
     # -- the thread --------------------------------------------------------------------------
-    def _take(self) -> list[Item]:
-        try:
-            first = self._queue.get(timeout=self._idle)
-        except queue.Empty:
-            return []
-        batch = [] if first is None else [first]
-        if first is not None and self._queue.qsize() < self._batch_size and not self._stop.is_set():
+    def _lingers(self) -> bool:
+        return len(self._items) < self._batch_size and not self._flushes and not self._stop.is_set()
+
+    def _take(self) -> tuple[list[Item], list[_Mark]]:
+        items = self._items
+        self._wake.clear()  # before looking: a record appended after the look sets it again
+        if not items:
+            self._wake.wait(self._idle)
+            if not items:
+                return [], []
+        if self._lingers():
             # Group commit: a short wait lets a trickle of requests share one transaction. One
             # commit per request cost over 1 ms of CPU per request at c=1 (bench/log_overhead.py).
             self._hurry.wait(LINGER_SECONDS)
             self._hurry.clear()
+        batch: list[Item] = []
+        marks: list[_Mark] = []
         while len(batch) < self._batch_size:
             try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
+                item = items.popleft()
+            except IndexError:
                 break
-            if item is not None:
+            if isinstance(item, _Mark):
+                marks.append(item)
+            else:
                 batch.append(item)
-        return batch
+        return batch, marks
 
     def _run(self) -> None:
         last_maintenance = 0.0
-        while not (self._stop.is_set() and self._queue.empty()):
-            batch = self._take()
+        while not (self._stop.is_set() and not self._items):
+            batch, marks = self._take()
             if batch:
                 self._handle(batch)
+            for mark in marks:  # answered after the writes before it, in the database thread
+                self._jobs.put(mark.reached.set)
             now = time.monotonic()
-            if self._maintain is not None and (not batch or now - last_maintenance > self._idle):
+            idle = not batch and not marks  # the wait for a first record timed out
+            if self._maintain is not None and (idle or now - last_maintenance > self._idle):
                 last_maintenance = now
-                try:
-                    self._maintain()
-                except Exception as exc:  # maintenance failing must not stop the writing
-                    self._warn_once(f"maintain:{type(exc).__name__}", f"request log maintenance failed: {exc}")
+                if not self._maintenance_queued.is_set():
+                    self._maintenance_queued.set()
+                    self._jobs.put(self._maintain_step)
+        for item in list(self._items):  # close() timed out on a stuck database: release its waiters
+            if isinstance(item, _Mark):
+                item.reached.set()
+        self._jobs.put(None)
+
+    def _db_run(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            job()
+
+    def _maintain_step(self) -> None:
+        assert self._maintain is not None
+        self._maintenance_queued.clear()
+        try:
+            self._maintain()
+        except Exception as exc:  # maintenance failing must not stop the writing
+            self._warn_once(f"maintain:{type(exc).__name__}", f"request log maintenance failed: {exc}")
 
     def _handle(self, batch: list[Item]) -> None:
         try:
@@ -157,32 +224,30 @@ class LogWriter(Generic[Item, Rendered]):
         except Exception as exc:  # a record that cannot be rendered must not stop the log
             self._given_up(len(batch), f"render:{type(exc).__name__}", f"request log: cannot render rows: {exc}")
             return
-        self._write(rendered, len(batch))
+        self._jobs.put(functools.partial(self._write, rendered, len(batch)))
 
     def _write(self, rendered: Rendered, size: int) -> None:
         try:
             self._write_batch(rendered)
         except Exception as exc:  # any database failure: drop, count, warn once, keep proxying
             problem = self._describe(exc)
-            with self._done:  # before the rows count as handled: flush() returns with the state set
+            with self._lock:  # before the rows count as handled: flush() returns with the state set
                 self.problem = problem
             self._given_up(size, problem, f"request log: {problem}; dropping rows until it clears")
             return
-        with self._done:
+        with self._lock:
             self.written += size
             self.handled += size
             recovered = self.problem
             self.problem = None
-            self._done.notify_all()
         if recovered is not None:
             self._warned.discard(recovered)
             log.warning("request log: recovered from %r; %d rows were dropped so far", recovered, self.dropped)
 
     def _given_up(self, size: int, key: str, message: str) -> None:
-        with self._done:
+        with self._lock:
             self.dropped += size
             self.handled += size
-            self._done.notify_all()
         self._warn_once(key, message)
 
     def _warn_once(self, key: str, message: str) -> None:
