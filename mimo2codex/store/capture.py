@@ -131,7 +131,9 @@ class CapturePolicy:
     def __post_init__(self) -> None:
         encoded = tuple(s.encode("utf-8", "surrogatepass") for s in self.secrets if len(s) >= 4)
         object.__setattr__(self, "_secret_bytes", encoded)
-        object.__setattr__(self, "_secret_spans_cuts", any(b"},{" in secret for secret in encoded))
+        # A body is redacted in parts split after a comma (redaction_cache, unseen): a secret with a
+        # comma could span two, so such secrets are replaced in the whole body first.
+        object.__setattr__(self, "_secret_spans_cuts", any(b"," in secret for secret in encoded))
 
     @classmethod
     def build(cls, mode: BodyMode, max_bytes: int, secrets: Sequence[str]) -> CapturePolicy:
@@ -169,7 +171,7 @@ class CapturePolicy:
             data = data[:limit].decode("utf-8", "ignore").encode("utf-8", "surrogatepass")
         if self._secret_spans_cuts:
             return cap_pieces(self.cache.pieces(self._prepare(data)), self.max_bytes)
-        # Piece by piece, and only for pieces not seen before: a data URL never contains "},{"
+        # Piece by piece, and only for pieces not seen before: a data URL never contains ",{"
         # (base64 has none of these characters), nor does a known secret (checked above), so
         # neither can span a cut, and replacing them in each piece is replacing them in the whole.
         return cap_pieces(self.cache.pieces(data, self._prepare), self.max_bytes)

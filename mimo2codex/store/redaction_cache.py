@@ -5,7 +5,10 @@ so nearly all of a request's ~40 KB were in the previous request of the session.
 redacts a body as pieces cut at JSON item boundaries and remembers each piece's redacted text
 (bounded, least recently used first out); only the pieces not seen before are searched. The same
 pieces are what the store keeps once (:mod:`mimo2codex.store.bodies`): each carries the digest of
-its redacted text, so a piece met again costs neither a search nor a hash.
+its redacted text, so a piece met again costs neither a search nor a hash. Per session, the last
+request is kept too: the next one takes most of its pieces as two runs (:mod:`mimo2codex.store.cuts`)
+and, when it came back from redaction as it was, searches only the bytes it did not have
+(:mod:`mimo2codex.store.unseen`).
 
 Cutting is exact: no match of any redaction pattern contains a comma (their values stop at one, and
 their prefixes have none), so redacting the text after a comma cannot see anything that redacting
@@ -37,9 +40,9 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from mimo2codex.redaction import redact_utf8
+from mimo2codex.store.cuts import split
+from mimo2codex.store.unseen import unseen
 
-#: between two items of a JSON array (compact, as Codex and orjson write it)
-_BOUNDARY = b"},{"
 DEFAULT_MIN_PIECE = 2048
 #: bytes of pieces and their results kept (the writer's memory for this, per capture policy)
 DEFAULT_MAX_BYTES = 32 << 20
@@ -57,20 +60,29 @@ class Piece:
 
     The digest (BLAKE2b, 16 bytes, of the redacted text) names the piece in the store; a body kept
     whole never needs one, so it is computed on first use and then remembered with the piece.
+    ``utf8``, when given, is the text's UTF-8 already at hand (the raw piece, when redaction changed
+    nothing): the digest then hashes it instead of encoding the text again. ``plain``: the text is
+    the raw piece as it was, neither prepared nor redacted into anything else (see
+    :mod:`mimo2codex.store.unseen`).
     """
 
-    __slots__ = ("_digest", "size", "text")
+    __slots__ = ("_digest", "_utf8", "plain", "size", "text")
 
-    def __init__(self, text: str, size: int | None = None) -> None:
+    def __init__(self, text: str, size: int | None = None, utf8: bytes | None = None, *, plain: bool = False) -> None:
         self.text = text
-        self.size = len(text.encode("utf-8", "surrogatepass")) if size is None else size
+        if size is None:  # str.isascii() is a flag check: an ASCII text's size is its length
+            size = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+        self.size = size
+        self._utf8 = utf8
+        self.plain = plain
         self._digest: bytes | None = None
 
     @property
     def digest(self) -> bytes:
         if self._digest is None:
-            data = self.text.encode("utf-8", "surrogatepass")
+            data = self.text.encode("utf-8", "surrogatepass") if self._utf8 is None else self._utf8
             self._digest = hashlib.blake2b(data, digest_size=16).digest()
+            self._utf8 = None
         return self._digest
 
     def __repr__(self) -> str:
@@ -84,24 +96,41 @@ def _as_is(data: bytes) -> bytes:
     return data
 
 
-def _redact_together(pieces: list[bytes]) -> list[str]:
-    """``[redact_utf8(p) for p in pieces]`` in one search when nothing is found (the usual case).
+def _redact_together(raws: list[bytes], prepare: Prepare) -> list[Piece]:
+    """``[Piece(redact_utf8(prepare(r))) for r in raws]`` in one search when nothing is found (the
+    usual case).
 
     The pieces are joined in their order in the body: every piece but a body's last ends with the
     comma of a cut, so no match can span two of them, and each piece starts after a non-word
-    character as it did in the body. The joined text coming back unchanged means every piece does.
+    character as it did in the body. The joined text coming back unchanged (its UTF-8 is the bytes
+    given) means every piece does, and each piece's UTF-8 is then its bytes as given (its digest
+    needs no encoding).
     """
-    if len(pieces) == 1:
-        return [redact_utf8(pieces[0])]
-    joined = b"".join(pieces)
+    pieces = [prepare(raw) for raw in raws]
+    joined = b"".join(pieces) if len(pieces) > 1 else pieces[0]
     text = redact_utf8(joined)
-    if len(text) == len(joined) and joined.isascii() and text.encode() == joined:
-        out, at = [], 0
-        for piece in pieces:
-            out.append(text[at : at + len(piece)])
-            at += len(piece)
-        return out
-    return [redact_utf8(piece) for piece in pieces]
+    if text.encode("utf-8", "surrogatepass") != joined:
+        return [Piece(redact_utf8(piece)) for piece in pieces]
+    if not joined.isascii():  # a character is not a byte: each piece's text is its own decoding
+        return [
+            Piece(piece.decode(), len(piece), piece, plain=piece is raw)
+            for raw, piece in zip(raws, pieces, strict=True)
+        ]
+    out, at = [], 0
+    for raw, piece in zip(raws, pieces, strict=True):
+        size = len(piece)
+        # prepare() gives back the same object when it replaced nothing
+        out.append(Piece(text[at : at + size], size, piece, plain=piece is raw))
+        at += size
+    return out
+
+
+def _plain_pieces(raws: list[bytes], middle: bytes, prepare: Prepare) -> list[Piece] | None:
+    """``raws`` as plain pieces, when redacting ``middle`` (the bytes of them not seen before, see
+    :mod:`mimo2codex.store.unseen`) changes nothing; else None."""
+    if middle and (prepare(middle) is not middle or redact_utf8(middle).encode("utf-8", "surrogatepass") != middle):
+        return None
+    return [Piece(raw.decode("utf-8", "surrogatepass"), len(raw), raw, plain=True) for raw in raws]
 
 
 def _session_of(data: bytes) -> bytes | None:
@@ -124,8 +153,9 @@ class RedactionCache:
         self.min_piece = min_piece
         self.max_bytes = max_bytes
         self._pieces: OrderedDict[bytes, Piece] = OrderedDict()
-        #: per Codex session, its last request's raw pieces and their results (see _same_start)
-        self._sessions: OrderedDict[bytes, tuple[list[bytes], list[Piece]]] = OrderedDict()
+        #: per Codex session, its last request: its bytes, its pieces' raw sizes, its pieces, and
+        #: whether they are all plain (the request came back from redaction as it was)
+        self._sessions: OrderedDict[bytes, tuple[bytes, list[int], list[Piece], bool]] = OrderedDict()
         self._size = 0
         self._lock = threading.Lock()
         self.hits = 0
@@ -141,92 +171,55 @@ class RedactionCache:
 
         The cache is keyed by the raw piece, so a piece met again costs one lookup: ``prepare`` (the
         capture policy's image digests and known secrets) must give, piece by piece, what it gives
-        on the whole, which holds for replacements that never span ``},{``.
+        on the whole, which holds for replacements that never span ``},{``. The pieces reused from
+        the session's previous request (most of a Codex request) are taken as two runs of its list
+        (:mod:`mimo2codex.store.cuts`), without a lookup each.
         """
         if len(data) < 2 * self.min_piece:
             return [Piece(redact_utf8(prepare(data)))]
         session = _session_of(data)
         with self._lock:
             previous = None if session is None else self._sessions.get(session)
-        cuts, known = self._split(data, previous)
+        old, old_sizes, old_pieces, was_plain = previous if previous is not None else (None, [], [], False)
+        head, raws, tail = split(data, self.min_piece, old, old_sizes)
         with self._lock:
-            found = [
-                piece if piece is not None else self._pieces.get(raw) for raw, piece in zip(cuts, known, strict=True)
-            ]
-            for raw, piece in zip(cuts, found, strict=True):
+            found = [self._pieces.get(raw) for raw in raws]
+            for raw, piece in zip(raws, found, strict=True):
                 if piece is not None:
                     self._pieces.move_to_end(raw)
-            hits = sum(piece is not None for piece in found)
-            self.hits += hits
-            self.misses += len(cuts) - hits
-        if hits == len(cuts):
-            made: list[Piece] = found  # type: ignore[assignment]  # all found: no None left
+            missing = found.count(None)
+            self.hits += head + len(old_pieces) - tail + len(raws) - missing
+            self.misses += missing
+        made: list[Piece] | None = None
+        if missing == len(raws) and was_plain and old is not None:
+            # the usual Codex turn: search only the bytes the previous request did not have
+            start = sum(old_sizes[:head])
+            end = start + sum(map(len, raws))
+            a, b = unseen(data, start, end, old, len(old) - len(data))
+            made = _plain_pieces(raws, data[a:b], prepare)
+        if made is not None:
+            self._remember(list(zip(raws, made, strict=True)))
+            new = made
+        elif missing:
+            unknown = [raw for raw, piece in zip(raws, found, strict=True) if piece is None]
+            made = _redact_together(unknown, prepare)
+            self._remember(list(zip(unknown, made, strict=True)))
+            fresh = iter(made)
+            new = [piece if piece is not None else next(fresh) for piece in found]
         else:
-            missing = [prepare(raw) for raw, piece in zip(cuts, found, strict=True) if piece is None]
-            texts = iter(_redact_together(missing))
-            made = [piece if piece is not None else Piece(next(texts)) for piece in found]
-            self._remember([(raw, piece) for raw, piece, old in zip(cuts, made, found, strict=True) if old is None])
+            new = found  # type: ignore[assignment]  # all found: no None left
+        pieces = [*old_pieces[:head], *new, *old_pieces[tail:]]
         if session is not None:
+            sizes = [*old_sizes[:head], *map(len, raws), *old_sizes[tail:]]
+            # the reused runs are plain when the previous request was (or there are none)
+            runs_plain = was_plain or (head == 0 and tail == len(old_pieces))
+            plain = runs_plain and all(piece.plain for piece in new)
             with self._lock:
-                self._sessions[session] = (cuts, made)
+                self._sessions[session] = (data, sizes, pieces, plain)
                 self._sessions.move_to_end(session)
                 while len(self._sessions) > SESSIONS:
                     self._sessions.popitem(last=False)
-        return made
-
-    def _split(
-        self, data: bytes, previous: tuple[list[bytes], list[Piece]] | None
-    ) -> tuple[list[bytes], list[Piece | None]]:
-        """``data``'s pieces, with the results already known from the session's previous request.
-
-        Every cut depends only on the bytes since the previous cut. So a piece of the previous
-        request is one of ``data``'s own when ``data`` has its bytes at the same place and, after
-        them, the ``{`` of the same cut: its start is compared piece by piece (one ``memcmp`` each,
-        instead of a search and a hash over the bytes). After the new items, the cutting meets the
-        previous request's cuts again (its tools and settings): once the bytes left are exactly
-        the previous request's pieces from one of its cuts, those are its pieces too.
-        """
-        raws: list[bytes] = []
-        known: list[Piece | None] = []
-        at = 0
-        tails: dict[int, int] = {}
-        old_raws: list[bytes] = []
-        old_pieces: list[Piece] = []
-        if previous is not None:
-            old_raws, old_pieces = previous
-            for raw, piece in zip(old_raws[:-1], old_pieces, strict=False):  # the last ends its body
-                end = at + len(raw)
-                if not data.startswith(raw, at) or data[end : end + 1] != b"{":
-                    break
-                raws.append(raw)
-                known.append(piece)
-                at = end
-            size = 0
-            for j in range(len(old_raws) - 1, 0, -1):
-                size += len(old_raws[j])
-                tails[size] = j
-        while True:
-            j = tails.get(len(data) - at, 0)
-            if j and self._same_bytes(data, at, old_raws[j:]):
-                return [*raws, *old_raws[j:]], [*known, *old_pieces[j:]]
-            cut = data.find(_BOUNDARY, at + self.min_piece)
-            if cut < 0:
-                break
-            end = cut + 2  # just after the comma
-            raws.append(data[at:end])
-            known.append(None)
-            at = end
-        raws.append(data[at:])
-        known.append(None)
-        return raws, known
-
-    @staticmethod
-    def _same_bytes(data: bytes, at: int, raws: list[bytes]) -> bool:
-        for raw in raws:
-            if not data.startswith(raw, at):
-                return False
-            at += len(raw)
-        return True
+        return pieces
 
     def _remember(self, new: list[tuple[bytes, Piece]]) -> None:
         with self._lock:

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from mimo2codex.redaction import MASK, redact, redact_utf8
 from mimo2codex.store.capture import CapturePolicy
-from mimo2codex.store.redaction_cache import Piece, RedactionCache
+from mimo2codex.store.cuts import split
+from mimo2codex.store.redaction_cache import RedactionCache
 from mimo2codex.store.sqlite import PAGE_SIZE, SqliteStore
 
 FIXTURE = Path(__file__).resolve().parents[1] / "data" / "request" / "full-session.request.json"
@@ -146,13 +147,10 @@ def test_a_session_request_cuts_as_if_seen_alone(
 
     before, after = body(head + old + tail), body(head + new + tail)
     cache = RedactionCache(min_piece=min_piece)
-    alone = cache._split(after, None)[0]
-    previous_raws = cache._split(before, None)[0]
-    previous = (previous_raws, [Piece(raw.decode()) for raw in previous_raws])
-    raws, known = cache._split(after, previous)
-    assert raws == alone
-    for raw, piece in zip(raws, known, strict=True):
-        assert piece is None or piece.text == raw.decode()
+    _, alone, _ = split(after, min_piece, None, [])
+    _, previous_raws, _ = split(before, min_piece, None, [])
+    first, raws, last = split(after, min_piece, before, [len(raw) for raw in previous_raws])
+    assert [*previous_raws[:first], *raws, *previous_raws[last:]] == alone
     # and through the public path, the text is the plain redaction whatever was remembered
     assert cache.redact(before) == redact(before.decode())
     assert cache.redact(after) == redact(after.decode())

@@ -1,0 +1,256 @@
+"""Rendering a Codex session's bodies from what its previous request left: the same text and digests
+as redacting each body whole, with only the new bytes searched."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mimo2codex import redaction
+from mimo2codex.store import redaction_cache
+from mimo2codex.store.capture import CapturePolicy
+from mimo2codex.store.cuts import split
+from mimo2codex.store.redaction_cache import RedactionCache
+from mimo2codex.store.unseen import SPLITS, unseen
+
+SECRET = "opaque-upstream-credential"  # no key shape: only the known-secret pass catches it
+IMAGE = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"
+
+_TEXT = [
+    "plain words about the code",
+    ", ",
+    '","',
+    ",{",
+    "},{",
+    '"api_key": "abcdef123456"',
+    "token=zyxwvut9876",
+    "tokens: 4096",
+    "max_tokens: 4096",
+    "Authorization: Bearer abcdefgh12345",
+    "sk-abcdefghijklmnop0123",
+    "tp-ABCDEFGHIJKLMNOP",
+    "keyboard",
+    "secret",
+    "PASSWORD=hunter2hunter2",
+    "é",
+    "密钥",
+    "\u00a0",
+    "\u212aey=abcdefgh12345",  # the Kelvin sign: case-insensitive matching reads it as "K"
+    SECRET,
+    IMAGE,
+    "x" * 300,
+]
+
+
+def _body(items: list[str], tools: list[str], session: str = "s1") -> bytes:
+    request = {
+        "model": "gpt-5-codex",
+        "input": [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": t}]} for t in items],
+        "tools": [{"type": "function", "name": f"tool{n}", "description": t} for n, t in enumerate(tools)],
+        "prompt_cache_key": session,
+    }
+    return json.dumps(request, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _expected(policy: CapturePolicy, data: bytes) -> str:
+    """The whole body prepared and redacted by the plain four-pattern scan (no anchors, no pieces)."""
+    return redaction._redact_scan(policy._prepare(data).decode())
+
+
+def _policy(min_piece: int, secrets: list[str]) -> CapturePolicy:
+    policy = CapturePolicy.build("full", 1 << 20, secrets)
+    return dataclasses.replace(policy, cache=RedactionCache(min_piece=min_piece))
+
+
+def _check(policy: CapturePolicy, data: bytes) -> None:
+    pieces = policy.render_pieces(data)
+    assert pieces is not None
+    assert "".join(piece.text for piece in pieces) == _expected(policy, data)
+    for piece in pieces:
+        assert piece.size == len(piece.text.encode())
+        assert piece.digest == hashlib.blake2b(piece.text.encode(), digest_size=16).digest()
+
+
+_ITEMS = st.lists(st.lists(st.sampled_from(_TEXT), min_size=1, max_size=6).map("".join), min_size=1, max_size=5)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(_ITEMS, min_size=2, max_size=6),
+    st.lists(st.sampled_from(_TEXT), min_size=1, max_size=5),
+    st.integers(16, 400),
+    st.booleans(),
+)
+def test_a_session_renders_as_each_body_redacted_whole(
+    turns: list[list[str]], tools: list[str], min_piece: int, with_secret: bool
+) -> None:
+    policy = _policy(min_piece, [SECRET] if with_secret else [])
+    items: list[str] = []
+    for new in turns:
+        items += new  # each turn resends the previous one with new items before the tools
+        _check(policy, _body(items, tools))
+
+
+def test_a_key_in_a_later_turn_is_found_where_the_previous_turn_was_plain() -> None:
+    policy = _policy(64, [SECRET])
+    tools = ["runs a command in a shell" * 4, "applies a patch to files" * 4]
+    items = [f"turn zero words {n} " * 8 for n in range(6)]
+    _check(policy, _body(items, tools))
+    for planted in ("api_key=abcdef123456", "sk-abcdefghijklmnop0123", SECRET, IMAGE, "password: hunter22,"):
+        items.append("ordinary words " * 10 + planted + " more words " * 10)
+        data = _body(items, tools)
+        _check(policy, data)
+        text = policy.render(data)
+        assert text is not None
+        for kept in ("abcdef123456", "abcdefghijklmnop0123", SECRET, "hunter22", "iVBORw0KGgo"):
+            assert kept not in text
+
+
+def test_a_secret_with_a_comma_is_replaced_across_cuts() -> None:
+    secret = 'abc},{"def'  # spans a cut once the body is cut between its "," and "{"
+    policy = _policy(16, [secret])
+    data = b"[" + b",".join(b'{"n":"%d aaaaaaaaaaaaaaaa%s"}' % (n, b"abc" if n % 3 == 0 else b"") for n in range(30))
+    data += b',{"def":1}],"prompt_cache_key":"s1"}'
+    for _ in range(2):
+        text = policy.render(data)
+        assert text is not None
+        assert secret not in text
+        assert text == _expected(policy, data)
+
+
+def _searched(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    sizes: list[int] = []
+    real = redaction_cache.redact_utf8
+
+    def spy(raw: bytes) -> str:
+        sizes.append(len(raw))
+        return real(raw)
+
+    monkeypatch.setattr(redaction_cache, "redact_utf8", spy)
+    return sizes
+
+
+def test_a_codex_turn_searches_only_the_bytes_its_previous_request_lacked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.sessions import session_bodies
+    from bench.store_data import codex_request_body
+
+    bodies = session_bodies(3, 6, json.loads(codex_request_body()))
+    policy = CapturePolicy.build("full", 256 << 10, [SECRET])
+    searched = _searched(monkeypatch)
+    for n, data in enumerate(bodies):
+        searched.clear()
+        old, raws = policy.cache._sessions.get(redaction_cache._session_of(data)), None
+        _check(policy, data)
+        if n:
+            assert old is not None
+            assert old[3]  # the previous request came back as it was: plain
+            _, raws, _ = split(data, policy.cache.min_piece, old[0], old[1])
+            # one search, over less than the new pieces (not their whole: the previous turn's
+            # last item and the first tool were redacted with the previous request)
+            assert len(searched) == 1
+            assert 0 < searched[0] < sum(map(len, raws)) * 0.8
+
+
+def test_a_session_with_a_key_is_redacted_piece_by_piece(monkeypatch: pytest.MonkeyPatch) -> None:
+    tools = ["runs a command in a shell " * 10]
+    items = ["api_key=abcdef123456 " * 3] + ["words " * 60 for _ in range(8)]
+    policy = _policy(128, [])
+    _check(policy, _body(items, tools))
+    searched = _searched(monkeypatch)
+    items.append("new words " * 40)
+    data = _body(items, tools)
+    _check(policy, data)
+    state = policy.cache._sessions[b"s1"]
+    assert not state[3]  # not plain: the next turn may not take the previous bytes as searched
+    assert searched  # the new pieces were searched whole
+    assert "abcdef123456" not in (policy.render(data) or "")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(['{"a":1}', '{"b":"x,y"}', '{"c":"' + "y" * 30 + '"}', '"k"', "1", "{}"]), max_size=30),
+    st.lists(st.sampled_from(['{"n":0}', '{"m":"z"}', '"q"']), min_size=1, max_size=6),
+    st.lists(st.sampled_from(['{"t":2}', '{"u":"v,w"}', '"r"']), max_size=20),
+    st.integers(1, 64),
+)
+def test_unseen_leaves_out_only_bytes_the_previous_request_had_at_a_split(
+    head: list[str], new: list[str], tail: list[str], grain: int
+) -> None:
+    def body(items: list[str]) -> bytes:
+        return ("[" + ",".join(items) + "]").encode()
+
+    old, data = body(head + tail), body(head + new + tail)
+    shift = len(old) - len(data)
+    a, b = unseen(data, 0, len(data), old, shift, grain)
+    assert 0 <= a <= b <= len(data)
+    assert data[:a] == old[:a]
+    assert data[b:] == old[b + shift :]
+    assert a == 0 or data[a - 1 : a + 1] in SPLITS
+    assert b == len(data) or data[b - 1 : b + 1] in SPLITS
+
+
+def test_unseen_uses_the_equal_start_and_end() -> None:
+    items = [f'{{"item":{n},"text":"{"w" * 200}"}}' for n in range(20)]
+    old = ("[" + ",".join(items) + "]").encode()
+    data = ("[" + ",".join([*items[:10], '{"new":1}', *items[10:]]) + "]").encode()
+    a, b = unseen(data, 0, len(data), old, len(old) - len(data))
+    assert b - a < 2 * 128 + 400  # the new item and at most a grain of each equal run around it
+    assert data[a:b].count(b'{"new":1}') == 1
+
+
+_SEARCH_FRAGMENTS = [
+    "key",
+    "KEY",
+    "token",
+    "tokens",
+    "tok",
+    "en",
+    "ey",
+    "k",
+    "p",
+    "-",
+    "tp-",
+    "sk-",
+    "author",
+    "AUTHORIZATION",
+    "ization",
+    "bearer",
+    "secret",
+    "password",
+    '"',
+    "'",
+    ":",
+    "=",
+    " ",
+    "\u00a0",
+    "\u2003",
+    "\x1c",
+    "\u0085",
+    "é",
+    "abcdefghij0123456789",
+    ",",
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_SEARCH_FRAGMENTS), min_size=1, max_size=100), st.integers(0, 600))
+def test_the_word_search_misses_no_match(parts: list[str], pad: int) -> None:
+    """What follows a word decides whether the patterns are tried there: never wrongly skipped."""
+    text = "q" * pad + "".join(parts)
+    assert redaction._redact_anchored(text) == redaction._redact_scan(text)
+    assert redaction.redact_utf8(text.encode()) == redaction.redact(text)
+
+
+def test_plain_pieces_hash_their_raw_bytes_and_size_non_ascii() -> None:
+    tools = ["工具说明 " * 40]
+    items = [f"第{n}轮 words é " * 20 for n in range(6)]
+    policy = _policy(64, [])
+    for turn in range(3):
+        items.append(f"新的 {turn} " * 30)
+        _check(policy, _body(items, tools))
+    assert policy.cache._sessions[b"s1"][3]
