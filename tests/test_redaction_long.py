@@ -57,6 +57,20 @@ FRAGMENTS = [
     ".",
     "/",
     "basic ",
+    # what may follow a word: decides whether the patterns are tried there
+    "tok",
+    "en",
+    "ey",
+    "k",
+    "p",
+    "author",
+    "AUTHORIZATION",
+    "ization",
+    "\xa0",
+    "\u2003",
+    "\x1c",
+    "\x85",
+    "abcdefghij0123456789",
 ]
 
 
@@ -65,6 +79,7 @@ FRAGMENTS = [
 def test_anchored_equals_full_scan(pieces: list[str], pad: int) -> None:
     text = "p" * pad + "".join(pieces)
     assert redaction._redact_anchored(text) == redaction._redact_scan(text)
+    assert redaction.redact_utf8(text.encode()) == redaction.redact(text)
 
 
 def test_long_bodies_are_redacted_like_short_ones() -> None:
