@@ -108,13 +108,15 @@ def test_a_stuck_database_fills_the_queue_and_drops_are_counted() -> None:
     writer = make_writer(recorder, batch_size=4, queue_size=8, idle_seconds=0.02)
     try:
         recorder.database_free.clear()
+        maintained = len(recorder.of("maintain"))  # an idle tick may have run one before the load
         submitted = [writer.submit(i) for i in range(100)]
         # Rendered batches waiting for the database are bounded: the rest stays queued or is dropped.
         time.sleep(0.3)
         rendered = sum(len(batch) for _, _, batch in recorder.of("render"))
         assert rendered <= 4 * (writer_module.RENDERED_AHEAD + 2)
-        # Maintenance waits in line one step at a time, not one per idle tick.
-        assert len(recorder.of("maintain")) == 0
+        # Nothing reaches the stuck database thread meanwhile, maintenance included (at most one step
+        # queued before the first write).
+        assert len(recorder.of("maintain")) - maintained <= 1
         recorder.database_free.set()
         assert writer.flush(WAIT)
     finally:
