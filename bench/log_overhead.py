@@ -14,7 +14,7 @@ For each run, between the marks the load generator prints around its measured wi
 
 - the gateway's CPU per request split by thread, from ``/proc/<pid>/task/*/stat`` (utime + stime):
   the event loop (the main thread), the log's threads (``mimo2codex-log-writer`` and its
-  ``-render`` thread when it had one, found by name with ``py-spy dump``: CPython 3.11 gives threads no OS names),
+  ``-db`` thread, found by name with ``py-spy dump``: CPython 3.11 gives threads no OS names),
   and every other thread; and the event loop's context switches per request (waits for the GIL
   show up as voluntary switches, a busy machine as involuntary ones);
 - the other load on the machine: the whole machine's CPU (``/proc/stat``) minus the two gateways',
@@ -66,7 +66,7 @@ from bench.run import Gateway, Scenario, _stop, cpu_seconds, machine_busy_second
 MODES: dict[str, dict[str, str]] = {"on": {}, "off": {"MIMO2CODEX_NO_REQUEST_LOG": "1"}}
 #: what each gateway's health document says of its store (checked before measuring)
 STORE_STATUS = {"on": "ok", "off": "disabled"}
-#: the log's threads are named so (``mimo2codex-log-writer``, and ``...-render`` if a writer has one)
+#: the log's threads are named so (``mimo2codex-log-writer`` renders, ``mimo2codex-log-writer-db`` writes)
 LOG_THREADS = "mimo2codex-log-writer"
 #: how a gateway's threads are grouped: the event loop (main thread), the log's threads, the rest
 GROUPS = ("loop", "writer", "other")

@@ -93,7 +93,7 @@ def _replacer(level: Level) -> MultiRow:
     return MultiRow(lambda rows: _replace_sql(level, rows), 1 + len(ROUTE) + len(ROLLUP_COLUMNS), 64)
 
 
-_REPLACES: dict[Level, MultiRow] = {}
+_REPLACES: dict[Level, MultiRow] = {level: _replacer(level) for level in levels.STORED}
 #: keys one lookup statement binds at most (4 values each: far below any SQLite's variable limit)
 _LOOKUP_KEYS = 128
 
@@ -159,15 +159,7 @@ def add_levels(conn: sqlite3.Connection, deltas: Mapping[Level, Mapping[rollup.R
             columns = delta.to_columns()
             values += key
             values += [columns[name] for name in ROLLUP_COLUMNS]
-        replacer = _REPLACES.get(level)
-        if replacer is None:
-            replacer = _REPLACES[level] = _replacer(level)
-        replacer.execute(conn, values)
-
-
-def add_rollups(conn: sqlite3.Connection, level: Level, deltas: Mapping[rollup.RollupKey, rollup.Rollup]) -> None:
-    """Add ``deltas`` to ``level``'s stored rows (the caller holds the write transaction)."""
-    add_levels(conn, {level: deltas})
+        _REPLACES[level].execute(conn, values)
 
 
 def level_parts(query: Query, level: Level, ranges: Sequence[levels.Range], bucket_ms: int | None) -> Parts:
@@ -267,7 +259,7 @@ def backfill(conn: sqlite3.Connection) -> None:
         part = rollup.Rollup.from_columns(row)
         found = days.get(key)
         days[key] = part if found is None else found.merge(part)
-    add_rollups(conn, levels.DAY, days)
+    add_levels(conn, {levels.DAY: days})
 
 
 def create_levels(conn: sqlite3.Connection) -> None:

@@ -98,8 +98,6 @@ class LogWriter(Generic[Item, Rendered]):
         #: a maintenance step waits in _jobs: one at a time, a slow database must not queue many
         self._maintenance_queued = threading.Event()
         self._lock = threading.Lock()
-        #: records written, or given up (dropped) by the thread
-        self.handled = 0
         self.written = 0
         self.dropped = 0
         self.problem: str | None = None
@@ -231,13 +229,12 @@ class LogWriter(Generic[Item, Rendered]):
             self._write_batch(rendered)
         except Exception as exc:  # any database failure: drop, count, warn once, keep proxying
             problem = self._describe(exc)
-            with self._lock:  # before the rows count as handled: flush() returns with the state set
+            with self._lock:
                 self.problem = problem
             self._given_up(size, problem, f"request log: {problem}; dropping rows until it clears")
             return
         with self._lock:
             self.written += size
-            self.handled += size
             recovered = self.problem
             self.problem = None
         if recovered is not None:
@@ -247,7 +244,6 @@ class LogWriter(Generic[Item, Rendered]):
     def _given_up(self, size: int, key: str, message: str) -> None:
         with self._lock:
             self.dropped += size
-            self.handled += size
         self._warn_once(key, message)
 
     def _warn_once(self, key: str, message: str) -> None:
