@@ -9,7 +9,9 @@ a record hook) except the in-flight streams, which an ASGI middleware counts whi
 - ``mimo2codex_upstream_errors_total`` by provider and error code, ``mimo2codex_upstream_retries_total``;
 - ``mimo2codex_streams_in_flight``;
 - the request log itself: ``mimo2codex_log_queue_depth``, ``mimo2codex_log_rows_written_total``,
-  ``mimo2codex_log_rows_dropped_total`` (a full queue or a failing database).
+  ``mimo2codex_log_rows_dropped_total`` (a full queue or a failing database), and
+  ``mimo2codex_log_writer_cpu_seconds_total`` by thread (``render``, ``database``): its rate is the
+  share of a core the writer uses, which nears 1 before the queue starts to fill.
 
 With ``--workers N`` each worker is its own process: :func:`prepare_multiprocess` (called by the CLI
 before the workers spawn) points ``PROMETHEUS_MULTIPROC_DIR`` at a fresh directory under the data dir,
@@ -116,8 +118,14 @@ class Metrics:
         self.log_dropped = counter(
             "mimo2codex_log_rows_dropped", "Request-log rows dropped (a full queue or a failing database)."
         )
+        self.log_cpu = counter(
+            "mimo2codex_log_writer_cpu_seconds",
+            "CPU seconds of the request log's writer: rendering rows, and the database (writes, maintenance).",
+            ("thread",),
+        )
         self._seen_written = 0
         self._seen_dropped = 0
+        self._seen_cpu = {"render": 0.0, "database": 0.0}
         self._synced_at = -SYNC_SECONDS
         #: labelled children by (metric, labels): ``labels()`` validates and locks on every call
         self._children: dict[tuple[Any, ...], Any] = {}
@@ -165,6 +173,10 @@ class Metrics:
         if state.dropped > self._seen_dropped:
             self.log_dropped.inc(state.dropped - self._seen_dropped)
             self._seen_dropped = state.dropped
+        for thread, seconds in (("render", state.render_seconds), ("database", state.database_seconds)):
+            if seconds > self._seen_cpu[thread]:
+                self._child(self.log_cpu, thread).inc(seconds - self._seen_cpu[thread])
+                self._seen_cpu[thread] = seconds
 
     # -- exposition --------------------------------------------------------------------------
     def render(self) -> bytes:

@@ -78,6 +78,9 @@ def test_requests_tokens_errors_and_latency_are_counted(
         samples = scrape(gateway.url)
     assert total(samples, "mimo2codex_log_rows_written_total") == 5
     assert total(samples, "mimo2codex_log_rows_dropped_total") == 0
+    # the writer's CPU: rendering those rows and writing them both took some
+    for thread in ("render", "database"):
+        assert total(samples, "mimo2codex_log_writer_cpu_seconds_total", thread=thread) > 0, thread
 
 
 def test_streams_in_flight_rise_and_fall(start_upstream: StartUpstream, start_gateway: StartGateway) -> None:

@@ -49,6 +49,10 @@ class StoreState:
     written: int = 0
     #: the last problem, e.g. "database is locked"
     problem: str | None = None
+    #: CPU seconds the writer spent since start rendering rows, and in the database (writes and
+    #: maintenance): how busy it is before its queue fills
+    render_seconds: float = 0.0
+    database_seconds: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -251,15 +251,18 @@ def window(
 PRUNE_UNITS = 60
 
 
-def prune_minutes(conn: psycopg.Connection[Any], before_ms: int) -> None:
+def prune_minutes(conn: psycopg.Connection[Any], before_ms: int) -> int:
     """Delete the oldest minute rollups and totals before ``before_ms``, at most :data:`PRUNE_UNITS`
-    minutes of each."""
+    minutes of each; returns the rows deleted."""
+    deleted = 0
     for table in (levels.MINUTE.table, levels.TOTALS_OF[levels.MINUTE].table):
         col = levels.MINUTE.column
-        conn.execute(
+        cursor = conn.execute(
             f"DELETE FROM {table} WHERE {col} < %s AND {col} < (SELECT min({col}) FROM {table}) + %s",
             (before_ms, PRUNE_UNITS * levels.MINUTE_MS),
         )
+        deleted += int(cursor.rowcount)
+    return deleted
 
 
 def backfill(conn: psycopg.Connection[Any]) -> None:

@@ -243,27 +243,31 @@ class PostgresStore(PgRecordTables, QueuedStore):
         self._pieces.note(pieces)
         self._responses.settle(responses, deletions)
 
-    def _maintain(self) -> None:
+    def _maintain(self) -> bool:
+        """One step of retention and the size cap; True when it changed something (more may be due)."""
         if not self._migrated:
-            return  # nothing opened yet; the next batch retries
+            return False  # nothing opened yet; the next batch retries
         conn = self._writer_conn()
         now_ms = int(self.clock() * 1000)
+        deleted = 0
         if self.retention_days > 0:
             bound = now_ms - self.retention_days * rollup.DAY_MS
-            self._delete_chunk(conn, bound)
+            deleted += self._delete_chunk(conn, bound)
             # minute rollups live as long as the raw rows (see mimo2codex.store.levels)
-            pg_rollups.prune_minutes(conn, bound)
+            deleted += pg_rollups.prune_minutes(conn, bound)
         if self.max_mb > 0 and self._live_bytes(conn) > self.max_mb << 20:
-            self._delete_chunk(conn, None)
+            deleted += self._delete_chunk(conn, None)
         oldest = conn.execute("SELECT min(ts) FROM chat_logs").fetchone()
         pieces_bound = bodies.prune_bound(oldest[0] if oldest else None, now_ms)
         if conn.execute(_PRUNE_PIECES, (pieces_bound, PRUNE_CHUNK)).rowcount > 0:
             self._pieces.forget()
-        conn.execute(
+            deleted += 1
+        deleted += conn.execute(
             "DELETE FROM stored_responses WHERE id IN (SELECT id FROM stored_responses "
             "WHERE expires_ms > 0 AND expires_ms < %s LIMIT %s)",
             (now_ms, PRUNE_CHUNK),
-        )
+        ).rowcount
+        return deleted > 0
 
     @staticmethod
     def _delete_chunk(conn: psycopg.Connection[Any], before_ms: int | None) -> int:

@@ -66,7 +66,8 @@ class QueuedStore(Store):
     def _write_batch(self, rendered: batch.Batch) -> None:
         raise NotImplementedError
 
-    def _maintain(self) -> None:
+    def _maintain(self) -> bool:
+        """A maintenance step; True when it changed something (the writer backs off when not)."""
         raise NotImplementedError
 
     def _stored_response(self, response_id: str) -> StoredResponse | None:
@@ -100,6 +101,8 @@ class QueuedStore(Store):
             dropped=writer.dropped,
             written=writer.written,
             problem=problem,
+            render_seconds=writer.render_seconds,
+            database_seconds=writer.database_seconds,
         )
 
     # -- stored responses: written by the writer thread, so a slow database never delays a turn --

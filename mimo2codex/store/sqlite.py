@@ -265,18 +265,19 @@ class SqliteStore(RecordTables, QueuedStore):
                 self._wconn.close()
             self._wconn = None
 
-    def _maintain(self) -> None:
+    def _maintain(self) -> bool:
         try:
-            self._maintain_step()
+            return self._maintain_step()
         except sqlite3.DatabaseError:
             # As after a failed batch, the connection is opened afresh: one opened while the file
             # was read-only stays read-only after it is writable again (SQLite falls back silently).
             self._reset_writer()
             raise
 
-    def _maintain_step(self) -> None:
+    def _maintain_step(self) -> bool:
+        """One step of retention and the size cap; True when it changed something (more may be due)."""
         if self._wconn is None and self._open_problem is not None and self._writer.written == 0:
-            return  # nothing opened yet; the next batch retries the open
+            return False  # nothing opened yet; the next batch retries the open
         conn = self._writer_conn()
         now_ms = int(self.clock() * 1000)
         deleted = 0
@@ -295,16 +296,18 @@ class SqliteStore(RecordTables, QueuedStore):
         if conn.execute(_PRUNE_PIECES, (pieces_bound, PRUNE_CHUNK)).rowcount > 0:
             self._pieces.forget()
             deleted += 1
-        conn.execute(
+        deleted += conn.execute(
             "DELETE FROM stored_responses WHERE id IN "
             "(SELECT id FROM stored_responses WHERE expires_ms > 0 AND expires_ms < ? LIMIT ?)",
             (now_ms, PRUNE_CHUNK),
-        )
+        ).rowcount
         if deleted or conn.execute("PRAGMA freelist_count").fetchone()[0] > 0:
             # executescript steps the pragma to its end (execute() frees a single page per call).
             conn.executescript(f"PRAGMA incremental_vacuum({VACUUM_PAGES});")
             # In WAL mode the file only shrinks when the truncation is checkpointed into it.
             conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            return True
+        return False
 
     @staticmethod
     def _delete_chunk(conn: sqlite3.Connection, where: str, bound: int | None, limit: int = PRUNE_CHUNK) -> int:

@@ -18,7 +18,14 @@ past that, rendering waits, the queue fills and records are dropped and counted.
 A failing database (locked, full, read-only, corrupt) drops that batch, counts it, warns once per
 kind of problem and keeps going; the first batch that succeeds again clears the problem. A batch
 that cannot be rendered is dropped and counted the same way. Between batches, and whenever the queue
-is idle, the backend's ``maintain`` step runs (retention and the size cap, in small chunks).
+is idle, the backend's ``maintain`` step runs (retention and the size cap, in small chunks), every
+``idle_seconds`` while rows arrive. Once a step finds nothing to do and no row came since, the
+interval doubles, up to :data:`MAINTENANCE_BACKOFF` times ``idle_seconds``: an idle gateway (or one
+with the log off, which still keeps stored responses and old rows) does not query its database every
+second. A batch, or a step that did something or failed, brings it back to ``idle_seconds``.
+
+Each thread's CPU time is counted (``render_seconds``, ``database_seconds``), for ``/metrics``: how
+busy the writer is before its queue fills.
 """
 
 from __future__ import annotations
@@ -51,6 +58,8 @@ IDLE_SECONDS = 1.0
 LINGER_SECONDS = 0.25
 #: rendered batches (or other jobs) that may wait for the database thread
 RENDERED_AHEAD = 2
+#: how far maintenance backs off on an idle writer, in ``idle_seconds`` (a minute by default)
+MAINTENANCE_BACKOFF = 60
 
 
 class _Mark:
@@ -68,7 +77,7 @@ class LogWriter(Generic[Item, Rendered]):
         render: Callable[[Sequence[Item]], Rendered],
         write_batch: Callable[[Rendered], None],
         *,
-        maintain: Callable[[], None] | None = None,
+        maintain: Callable[[], bool] | None = None,
         describe_error: Callable[[BaseException], str] = str,
         queue_size: int = DEFAULT_QUEUE_SIZE,
         batch_size: int = DEFAULT_BATCH,
@@ -97,7 +106,12 @@ class LogWriter(Generic[Item, Rendered]):
         self._db_thread = threading.Thread(target=self._db_run, name=f"{name}-db", daemon=True)
         #: a maintenance step waits in _jobs: one at a time, a slow database must not queue many
         self._maintenance_queued = threading.Event()
+        #: seconds between maintenance steps: idle_seconds, doubled while there is nothing to do
+        self._maintenance_every = idle_seconds
         self._lock = threading.Lock()
+        #: CPU seconds spent rendering (render thread) and in the database (writes, maintenance)
+        self.render_seconds = 0.0
+        self.database_seconds = 0.0
         self.written = 0
         self.dropped = 0
         self.problem: str | None = None
@@ -193,8 +207,7 @@ class LogWriter(Generic[Item, Rendered]):
             for mark in marks:  # answered after the writes before it, in the database thread
                 self._jobs.put(mark.reached.set)
             now = time.monotonic()
-            idle = not batch and not marks  # the wait for a first record timed out
-            if self._maintain is not None and (idle or now - last_maintenance > self._idle):
+            if self._maintain is not None and now - last_maintenance >= self._maintenance_every:
                 last_maintenance = now
                 if not self._maintenance_queued.is_set():
                     self._maintenance_queued.set()
@@ -211,20 +224,31 @@ class LogWriter(Generic[Item, Rendered]):
     def _maintain_step(self) -> None:
         assert self._maintain is not None
         self._maintenance_queued.clear()
+        started = time.thread_time()
         try:
-            self._maintain()
+            busy = self._maintain()
         except Exception as exc:  # maintenance failing must not stop the writing
+            busy = True  # retried every idle_seconds, like a failing database
             self._warn_once(f"maintain:{type(exc).__name__}", f"request log maintenance failed: {exc}")
+        finally:
+            self.database_seconds += time.thread_time() - started
+        every = self._idle if busy else min(self._maintenance_every * 2, self._idle * MAINTENANCE_BACKOFF)
+        self._maintenance_every = every
 
     def _handle(self, batch: list[Item]) -> None:
+        started = time.thread_time()
         try:
             rendered = self._render(batch)
         except Exception as exc:  # a record that cannot be rendered must not stop the log
             self._given_up(len(batch), f"render:{type(exc).__name__}", f"request log: cannot render rows: {exc}")
             return
+        finally:
+            self.render_seconds += time.thread_time() - started
         self._jobs.put(functools.partial(self._write, rendered, len(batch)))
 
     def _write(self, rendered: Rendered, size: int) -> None:
+        self._maintenance_every = self._idle  # new rows: the size cap may be reached again
+        started = time.thread_time()
         try:
             self._write_batch(rendered)
         except Exception as exc:  # any database failure: drop, count, warn once, keep proxying
@@ -233,6 +257,8 @@ class LogWriter(Generic[Item, Rendered]):
                 self.problem = problem
             self._given_up(size, problem, f"request log: {problem}; dropping rows until it clears")
             return
+        finally:
+            self.database_seconds += time.thread_time() - started
         with self._lock:
             self.written += size
             recovered = self.problem
