@@ -7,16 +7,18 @@ from pathlib import Path
 import pytest
 
 from bench import pg_driver
-from bench.store import Backends, bench_queries, bench_size, bench_writer
+from bench.store import Backends, bench_queries, bench_size, writer_runs
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_store_benchmarks_run_on_small_sizes(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     pg_url = request.getfixturevalue("postgres_url") if backend == "postgresql" else None
     with Backends(tmp_path, pg_url) as backends:
-        writer = bench_writer(backends, backend, 20)
-        assert writer["rows"] == 20
-        assert writer["rows_per_s"] > 0
+        writer = writer_runs(backends, backend, 20, "sessions", runs=2)
+        assert [writer[f"run {i}"]["rows"] for i in (1, 2)] == [20, 20]
+        assert writer["rows_per_s_best"] >= writer["rows_per_s_median"] > 0
+        assert writer["run 1"]["render_cpu_us_per_row"] > 0
+        assert writer["run 1"]["database_cpu_us_per_row"] > 0
         sizes = bench_size(backends, backend, 30)
         assert 0 < sizes["off"] <= sizes["errors-only"] < sizes["full"]
         queries = bench_queries(backends, backend, rows=1000, repeat=2, rate=50.0)
