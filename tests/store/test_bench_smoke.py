@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import pg_driver
+from bench import pg_driver, render_processes
 from bench.store import Backends, bench_queries, bench_size, writer_runs
 
 
@@ -35,3 +35,10 @@ def test_pg_driver_benchmark_runs(postgres_url: str, capsys: pytest.CaptureFixtu
     out = capsys.readouterr().out
     assert "write: psycopg COPY binary" in out
     assert "read: asyncpg pool via loop thread" in out
+
+
+def test_render_processes_experiment_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    assert render_processes.main(["--sessions", "3", "--rounds", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "writer thread" in out
+    assert "2 processes" in out
