@@ -8,7 +8,9 @@ pieces are what the store keeps once (:mod:`mimo2codex.store.bodies`): each carr
 its redacted text, so a piece met again costs neither a search nor a hash. Per session, the last
 request is kept too: the next one takes most of its pieces as two runs (:mod:`mimo2codex.store.cuts`)
 and, when it came back from redaction as it was, searches only the bytes it did not have
-(:mod:`mimo2codex.store.unseen`).
+(:mod:`mimo2codex.store.unseen`); those new pieces go in the session's entry, not in the shared cache
+(no other request sends a turn's own items). A session pushed out of the 256 kept (or a request that
+did not come back unchanged) goes through the shared cache, piece by piece.
 
 Cutting is exact: no match of any redaction pattern contains a comma (their values stop at one, and
 their prefixes have none), so redacting the text after a comma cannot see anything that redacting
@@ -173,7 +175,9 @@ class RedactionCache:
         capture policy's image digests and known secrets) must give, piece by piece, what it gives
         on the whole, which holds for replacements that never span ``},{``. The pieces reused from
         the session's previous request (most of a Codex request) are taken as two runs of its list
-        (:mod:`mimo2codex.store.cuts`), without a lookup each.
+        (:mod:`mimo2codex.store.cuts`), without a lookup each; when that request came back from
+        redaction as it was, the new pieces are checked as a whole (:mod:`mimo2codex.store.unseen`)
+        and kept only in the session's entry.
         """
         if len(data) < 2 * self.min_piece:
             return [Piece(redact_utf8(prepare(data)))]
@@ -183,31 +187,22 @@ class RedactionCache:
         old, old_sizes, old_pieces, was_plain = previous if previous is not None else (None, [], [], False)
         head, raws, tail = split(data, self.min_piece, old, old_sizes)
         with self._lock:
-            found = [self._pieces.get(raw) for raw in raws]
-            for raw, piece in zip(raws, found, strict=True):
-                if piece is not None:
-                    self._pieces.move_to_end(raw)
-            missing = found.count(None)
-            self.hits += head + len(old_pieces) - tail + len(raws) - missing
-            self.misses += missing
-        made: list[Piece] | None = None
-        if missing == len(raws) and was_plain and old is not None:
-            # the usual Codex turn: search only the bytes the previous request did not have
+            self.hits += head + len(old_pieces) - tail  # the runs reused from the previous request
+        new: list[Piece] | None = None
+        if was_plain and old is not None:
+            # The usual Codex turn: search only the bytes the previous request did not have. Its new
+            # pieces hold the turn's own items, which no other request sends: they are neither looked
+            # up nor remembered in the shared cache (hashing ~5 KB a turn for that cost ~10 % of the
+            # render). The session's entry keeps them for its next turn.
             start = sum(old_sizes[:head])
             end = start + sum(map(len, raws))
             a, b = unseen(data, start, end, old, len(old) - len(data))
-            made = _plain_pieces(raws, data[a:b], prepare)
-        if made is not None:
-            self._remember(list(zip(raws, made, strict=True)))
-            new = made
-        elif missing:
-            unknown = [raw for raw, piece in zip(raws, found, strict=True) if piece is None]
-            made = _redact_together(unknown, prepare)
-            self._remember(list(zip(unknown, made, strict=True)))
-            fresh = iter(made)
-            new = [piece if piece is not None else next(fresh) for piece in found]
-        else:
-            new = found  # type: ignore[assignment]  # all found: no None left
+            new = _plain_pieces(raws, data[a:b], prepare)
+            if new is not None:
+                with self._lock:
+                    self.misses += len(raws)
+        if new is None:
+            new = self._cached(raws, prepare)
         pieces = [*old_pieces[:head], *new, *old_pieces[tail:]]
         if session is not None:
             sizes = [*old_sizes[:head], *map(len, raws), *old_sizes[tail:]]
@@ -220,6 +215,24 @@ class RedactionCache:
                 while len(self._sessions) > SESSIONS:
                     self._sessions.popitem(last=False)
         return pieces
+
+    def _cached(self, raws: list[bytes], prepare: Prepare) -> list[Piece]:
+        """``raws`` as pieces: the remembered ones as they were, the others redacted and remembered."""
+        with self._lock:
+            found = [self._pieces.get(raw) for raw in raws]
+            for raw, piece in zip(raws, found, strict=True):
+                if piece is not None:
+                    self._pieces.move_to_end(raw)
+            missing = found.count(None)
+            self.hits += len(raws) - missing
+            self.misses += missing
+        if not missing:
+            return found  # type: ignore[return-value]  # all found: no None left
+        unknown = [raw for raw, piece in zip(raws, found, strict=True) if piece is None]
+        made = _redact_together(unknown, prepare)
+        self._remember(list(zip(unknown, made, strict=True)))
+        fresh = iter(made)
+        return [piece if piece is not None else next(fresh) for piece in found]
 
     def _remember(self, new: list[tuple[bytes, Piece]]) -> None:
         with self._lock:
