@@ -66,6 +66,7 @@ _CASE_ODDITIES = ("\u017f", "\u0130", "\u0131", "\u212a")
 _K_WORDS = re.compile(rb"k(?:ey|en)")  # no group, no lookbehind: those make each step slower
 _VENDOR_DASH = re.compile(rb"-(?<=[kp]-)")
 _FOUND_WORDS = ("author", "secret", "password", "bearer")
+_FOUND_NEEDLES = tuple((word, word.encode()) for word in _FOUND_WORDS)
 #: A match has the word followed by an optional quote, spaces, then ":" or "=" (HEADER, FIELD), or
 #: by spaces (BEARER); "author" by "ization". An occurrence followed by anything else ("tokens",
 #: "keyboard") starts no match, and is dropped before the patterns are tried at its offsets. A byte
@@ -86,7 +87,8 @@ def _word_positions(text: str, raw: bytes | None = None) -> dict[str, list[int]]
     if raw is None:
         raw = text.encode("utf-8", "surrogatepass")
     low = raw.lower()
-    found = {word: _find_all(low, word.encode()) for word in _FOUND_WORDS}
+    # most texts have none of these words: `in` answers that without a call per word
+    found = {word: _find_all(low, needle) if needle in low else [] for word, needle in _FOUND_NEEDLES}
     key: list[int] = []
     token: list[int] = []
     for match in _K_WORDS.finditer(low):

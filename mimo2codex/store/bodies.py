@@ -49,7 +49,7 @@ def columns(pieces: list[Piece] | None) -> tuple[str | None, bytes | None]:
         return None, None
     if len(pieces) == 1:
         return pieces[0].text, None
-    return None, b"".join(piece.digest for piece in pieces)
+    return None, b"".join([piece.digest for piece in pieces])  # a list joins faster than a generator
 
 
 def digests(manifest: bytes) -> list[bytes]:

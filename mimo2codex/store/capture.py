@@ -80,9 +80,18 @@ def cap(text: str, max_bytes: int) -> str:
     return f"{kept}…[cut: {len(encoded)} bytes, kept {max_bytes}]"
 
 
-def cap_pieces(pieces: list[Piece], max_bytes: int) -> list[Piece]:
+#: how much longer than its bytes a body's rendering can be: an invalid UTF-8 byte becomes U+FFFD
+#: (3 bytes); a known secret of 4 bytes (the shortest replaced) becomes the 10 of the mask, a header
+#: value of 1 byte "[REDACTED]" after a name of 8; an image's digest is longer than no data URL
+_MAX_GROWTH = 3
+
+
+def cap_pieces(pieces: list[Piece], max_bytes: int, raw_size: int | None = None) -> list[Piece]:
     """``pieces`` whose text is :func:`cap` of their joined text: the piece crossing ``max_bytes``
-    is cut and carries the marker, the ones after it are gone."""
+    is cut and carries the marker, the ones after it are gone. ``raw_size``, the bytes they were
+    rendered from, spares adding up their sizes when even the largest growth stays under the cap."""
+    if raw_size is not None and raw_size * _MAX_GROWTH <= max_bytes:
+        return pieces
     total = sum(piece.size for piece in pieces)
     if total <= max_bytes:
         return pieces
@@ -174,7 +183,7 @@ class CapturePolicy:
         # Piece by piece, and only for pieces not seen before: a data URL never contains ",{"
         # (base64 has none of these characters), nor does a known secret (checked above), so
         # neither can span a cut, and replacing them in each piece is replacing them in the whole.
-        return cap_pieces(self.cache.pieces(data, self._prepare), self.max_bytes)
+        return cap_pieces(self.cache.pieces(data, self._prepare), self.max_bytes, len(data))
 
     def _prepare(self, data: bytes) -> bytes:
         """Images digested and known secrets masked (before the redaction's search)."""

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mimo2codex import redaction
-from mimo2codex.store import redaction_cache
+from mimo2codex.store import capture, redaction_cache
 from mimo2codex.store.capture import CapturePolicy
 from mimo2codex.store.cuts import split
 from mimo2codex.store.redaction_cache import RedactionCache
@@ -211,3 +211,31 @@ def test_plain_pieces_hash_their_raw_bytes_and_size_non_ascii() -> None:
         items.append(f"新的 {turn} " * 30)
         _check(policy, _body(items, tools))
     assert policy.cache._sessions[b"s1"][3]
+
+
+_GROWERS = st.sampled_from(
+    [
+        b"\xff",  # invalid UTF-8: U+FFFD, 3 bytes
+        b"abcd",  # a known secret of 4 bytes: the 10 of the mask
+        b" api-key:x",  # a header value of 1 byte
+        b" data:image/a;base64,A",  # the shortest data URL
+        b" key=abcdefg1",
+        b"plain text ",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_GROWERS, max_size=60))
+def test_a_rendering_is_at_most_three_times_its_bytes(parts: list[bytes]) -> None:
+    """The bound render_pieces relies on to skip adding up the pieces of a body under a third of the
+    cap (capture._MAX_GROWTH), on the bytes that grow the most."""
+    body = b"".join(parts)
+    policy = CapturePolicy.build("full", 1 << 20, ["abcd"])
+    pieces = policy.render_pieces(body)
+    assert pieces is not None
+    size = len("".join(piece.text for piece in pieces).encode("utf-8", "surrogatepass"))
+    assert size <= capture._MAX_GROWTH * len(body)
+    # and under a third of a cap, nothing is cut
+    small = body[: len(body) // 3]
+    assert "[cut:" not in (CapturePolicy.build("full", len(small) * 3, ["abcd"]).render(small) or "")
