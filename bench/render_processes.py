@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.sessions import session_records
-from bench.store import _policy
+from bench.store import _policy, check_bodies, drain
 from mimo2codex.store import batch, bodies, levels
 from mimo2codex.store.redaction_cache import Piece
 from mimo2codex.store.redaction_cache import _session_of as session_of
@@ -109,18 +109,8 @@ def run(records: list[Any], workdir: Path, processes: int) -> dict[str, float]:
         store._writer._render = workers.render
     store.open()
     try:
-        cpu0, t0 = time.process_time(), time.perf_counter()
-        for record in records:
-            store.submit(record)
-        assert store.flush(600), "the writer did not finish"
-        wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
-        state = store.state()
-        assert (state.written, state.dropped) == (len(records), 0), state
-        check = _policy("full")
-        for log_id in (1, len(records)):
-            row = store.log(log_id)
-            assert row is not None
-            assert row["request_body"] == check.render(records[log_id - 1].request_body)
+        wall, cpu = drain(store, records)
+        check_bodies(store, records, (1, len(records)))
     finally:
         store.close()
         if workers is not None:

@@ -35,7 +35,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +136,27 @@ def writer_records(bodies: str, n: int) -> list[Any]:
     return session_records(max(1, n // SESSION_TURNS), SESSION_TURNS)
 
 
+def drain(store: Store, records: Sequence[Any]) -> tuple[float, float]:
+    """Submit ``records`` at once and wait until the writer has committed them all: (wall, CPU) seconds."""
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    for record in records:
+        store.submit(record)
+    assert store.flush(600), "the writer did not finish"
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    state = store.state()
+    assert (state.written, state.dropped) == (len(records), 0), state
+    return wall, cpu
+
+
+def check_bodies(store: Store, records: Sequence[Any], log_ids: Iterable[int]) -> None:
+    """These rows' request bodies read back as the capture policy renders them."""
+    check = _policy("full")
+    for log_id in log_ids:
+        row = store.log(log_id)
+        assert row is not None
+        assert row["request_body"] == check.render(records[log_id - 1].request_body)
+
+
 def bench_writer(backends: Backends, backend: str, n: int, bodies: str = "sessions") -> dict[str, float]:
     records = writer_records(bodies, n)
     n = len(records)
@@ -144,20 +165,10 @@ def bench_writer(backends: Backends, backend: str, n: int, bodies: str = "sessio
     store.open()
     try:
         before = store.state()
-        cpu0, t0 = time.process_time(), time.perf_counter()
-        for record in records:
-            store.submit(record)
-        assert store.flush(600), "the writer did not finish"
-        wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        wall, cpu = drain(store, records)
         state = store.state()
-        assert (state.written, state.dropped) == (n, 0), state
         size = backends.size(backend, store)
-        # every body reads back as the capture policy renders it (a sample)
-        check = _policy("full")
-        for log_id in (1, n // 2, n):
-            row = store.log(log_id)
-            assert row is not None
-            assert row["request_body"] == check.render(records[log_id - 1].request_body)
+        check_bodies(store, records, (1, n // 2, n))
     finally:
         store.close()
     return {
