@@ -1,6 +1,6 @@
 """The request log's benchmarks (issue 8), on SQLite and on PostgreSQL.
 
-    python -m bench.store writer                  # rows/s of the writer alone, full bodies (~1 min)
+    python -m bench.store writer                  # rows/s of the writer alone, full bodies (~7 min)
     python -m bench.store size                    # database size per 100k requests, each capture mode
     python -m bench.store queries --rows 10000000 # the dashboard's queries on a 10-million-row log
     python -m bench.store all --json store.json   # everything (about 25 minutes for 10M rows)
@@ -10,7 +10,8 @@
 
 - writer: N Codex records, every body kept (redacted and capped by the capture policy), are
   submitted at once; rows/s is N over the time until the writer has committed them all, and CPU is
-  this process's per row (the writer thread's work). ``--bodies sessions``: Codex sessions of 20
+  this process's per row and each writer thread's (render, database). ``--runs`` (3) repeats each
+  case and adds the median and the best rows/s. ``--bodies sessions``: Codex sessions of 20
   turns, interleaved (bench/sessions.py: the fixture's ~40 KB first request growing ~2.5 KB a turn,
   every request distinct, a ~3 KB response each); ``--bodies unique``: ~40 KB bodies sharing no
   bytes at all (the worst case); ``both`` (default). A sample of rows is read back and compared.

@@ -10,8 +10,8 @@ a record hook) except the in-flight streams, which an ASGI middleware counts whi
 - ``mimo2codex_streams_in_flight``;
 - the request log itself: ``mimo2codex_log_queue_depth``, ``mimo2codex_log_rows_written_total``,
   ``mimo2codex_log_rows_dropped_total`` (a full queue or a failing database), and
-  ``mimo2codex_log_writer_cpu_seconds_total`` by thread (``render``, ``database``): its rate is the
-  share of a core the writer uses, which nears 1 before the queue starts to fill.
+  ``mimo2codex_log_writer_cpu_seconds_total`` by thread (``render``, ``database``): each one's rate
+  is the share of a core that thread uses; the render thread's nears 1 before the queue starts to fill.
 
 With ``--workers N`` each worker is its own process: :func:`prepare_multiprocess` (called by the CLI
 before the workers spawn) points ``PROMETHEUS_MULTIPROC_DIR`` at a fresh directory under the data dir,

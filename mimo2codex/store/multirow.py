@@ -16,6 +16,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 
+def largest_rows(conn: sqlite3.Connection, width: int, most: int) -> int:
+    """The most rows of ``width`` values one statement may bind on this connection, at most ``most``:
+    a power of two (a chunk padded to a power of two still fits)."""
+    fits = max(1, min(most, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width))
+    return 1 << (fits.bit_length() - 1)
+
+
 class MultiRow:
     """A statement of ``width`` values per row (an INSERT, an upsert, a ``DELETE ... IN``), run over a
     flat list of values."""
@@ -35,8 +42,7 @@ class MultiRow:
 
     def largest(self, conn: sqlite3.Connection) -> int:
         """The most rows one statement binds on this connection: a power of two."""
-        fits = max(1, min(self.most, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // self.width))
-        return 1 << (fits.bit_length() - 1)
+        return largest_rows(conn, self.width, self.most)
 
     def execute(self, conn: sqlite3.Connection, values: Sequence[Any]) -> int:
         """Run the statements for ``values`` (``width`` per row, in order); returns how many ran."""

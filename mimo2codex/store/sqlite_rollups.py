@@ -16,7 +16,7 @@ from typing import Any
 
 from mimo2codex.store import levels, rollup
 from mimo2codex.store.levels import Level
-from mimo2codex.store.multirow import MultiRow
+from mimo2codex.store.multirow import MultiRow, largest_rows
 
 Query = Callable[[str, Sequence[Any]], Iterator[dict[str, Any]]]
 Parts = list[tuple[rollup.RollupKey, rollup.Rollup]]
@@ -117,8 +117,7 @@ def _stored(
     """The stored columns of every key of ``deltas`` already present, by (level's index, key): one
     statement for a batch's few keys of every level. A level's keys are padded to a power of two (by
     repeating one) so that the statement texts stay few in the statement cache."""
-    fits = max(1, min(_LOOKUP_KEYS, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // 4))
-    limit = 1 << (fits.bit_length() - 1)  # a power of two: a padded chunk still fits
+    limit = largest_rows(conn, 4, _LOOKUP_KEYS)
     parts: list[tuple[str, list[Any]]] = []
     for index, (level, level_deltas) in enumerate(deltas.items()):
         keys = list(level_deltas)
