@@ -65,10 +65,12 @@ class Piece:
     ``utf8``, when given, is the text's UTF-8 already at hand (the raw piece, when redaction changed
     nothing): the digest then hashes it instead of encoding the text again. ``plain``: the text is
     the raw piece as it was, neither prepared nor redacted into anything else (see
-    :mod:`mimo2codex.store.unseen`).
+    :mod:`mimo2codex.store.unseen`). ``written``: left by the store's
+    :class:`~mimo2codex.store.bodies.PieceLedger` once it knows the piece is stored (its own
+    business; a piece met again every turn then costs the ledger no lookup).
     """
 
-    __slots__ = ("_digest", "_utf8", "plain", "size", "text")
+    __slots__ = ("_digest", "_utf8", "plain", "size", "text", "written")
 
     def __init__(self, text: str, size: int | None = None, utf8: bytes | None = None, *, plain: bool = False) -> None:
         self.text = text
@@ -78,6 +80,7 @@ class Piece:
         self._utf8 = utf8
         self.plain = plain
         self._digest: bytes | None = None
+        self.written: tuple[object, int] | None = None
 
     @property
     def digest(self) -> bytes:

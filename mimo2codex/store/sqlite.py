@@ -95,6 +95,14 @@ def _piece_values(due: Mapping[bytes, tuple[int, str]]) -> list[Any]:
     return values
 
 
+#: What binds ``None`` (as NULL, as without it): Python 3.11's sqlite3 looks up an adapter for every
+#: value that is not an int, float, str or bytearray, and a ``None`` found none after raising and
+#: clearing an AttributeError, ~440 ns against ~40 for an int; a row has ~9. An empty dict's ``get``
+#: is a C call that gives back None. Registered once the store opens; the registry is the process's,
+#: and what any connection stores for a None stays the same (measured: 6.5 -> 4.0 µs a 38-value row).
+_NOTHING: dict[object, None] = {}
+
+
 def describe_error(exc: BaseException) -> str:
     """A short, stable name for a database problem (the key of warn-once)."""
     text = str(exc) or type(exc).__name__
@@ -151,6 +159,7 @@ class SqliteStore(RecordTables, QueuedStore):
 
     # -- lifecycle ---------------------------------------------------------------------------
     def open(self) -> None:
+        sqlite3.register_adapter(type(None), _NOTHING.get)
         try:
             self._prepare()
         except (sqlite3.Error, OSError) as exc:

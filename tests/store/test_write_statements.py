@@ -14,6 +14,7 @@ from mimo2codex.store.base import Store, StoredResponse
 from mimo2codex.store.capture import CapturePolicy
 from mimo2codex.store.multirow import MultiRow
 from mimo2codex.store.pending import ResponseDeletion
+from mimo2codex.store.redaction_cache import Piece
 from mimo2codex.store.row import record_to_row
 from mimo2codex.store.sqlite import SqliteStore
 from tests.store.conftest import INBOUND_TOKEN, UPSTREAM_KEY, MakeStore
@@ -192,3 +193,50 @@ def test_stored_responses_of_a_batch_go_in_order_last_put_wins_then_deletes(make
     assert [n for n in range(100) if store.get_response(f"resp_{n}") is not None] == [
         n for n in range(50, 100) if n != 8
     ]
+
+
+def _ledger_rows(ts: int, pieces: list[Piece]) -> list[dict[str, Any]]:
+    return [{"ts": ts, bodies.PIECES: pieces}]
+
+
+def test_the_ledger_marks_the_pieces_it_knows_written_and_trusts_only_its_own_marks_of_its_epoch() -> None:
+    first, second = Piece("a" * 3000), Piece("b" * 3000)
+    pieces = [first, second]
+    ledger = bodies.PieceLedger()
+    due = ledger.due(_ledger_rows(1_000, pieces))
+    assert set(due) == {first.digest, second.digest}
+    ledger.note(due)
+    assert ledger.due(_ledger_rows(2_000, pieces)) == {}  # found written in the ledger: marked
+    assert first.written is not None
+    assert second.written is not None
+    assert ledger.due(_ledger_rows(3_000, pieces)) == {}  # answered by the marks
+    # another store's ledger (the capture policy, and so the pieces, may be shared) writes its own
+    other = bodies.PieceLedger()
+    assert set(other.due(_ledger_rows(3_000, pieces))) == {first.digest, second.digest}
+    # a row more than TOUCH_MS newer than the pieces' ts moves it up, marks or not
+    later = 1_000 + bodies.TOUCH_MS + 1
+    due = ledger.due(_ledger_rows(later, pieces))
+    assert due == {first.digest: (later, first.text), second.digest: (later, second.text)}
+    ledger.note(due)
+    assert ledger.due(_ledger_rows(later, pieces)) == {}
+    # after a prune, what the marks say may be gone: every piece is upserted again
+    ledger.forget()
+    assert set(ledger.due(_ledger_rows(later, pieces))) == {first.digest, second.digest}
+
+
+def test_a_none_binds_as_null_on_any_connection_once_a_sqlite_store_is_open(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "data.db", maintenance_seconds=3600)
+    store.open()  # registers the faster None binding, for the whole process
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.execute("CREATE TABLE t (a, b)")
+        conn.execute("INSERT INTO t VALUES (?, ?)", (None, 1))
+        assert conn.execute("SELECT typeof(a), a IS NULL, b FROM t").fetchone() == ("null", 1, 1)
+        store.submit(record(1))
+        assert store.flush()
+        row = store.log(1)
+        assert row is not None
+        assert (row["error_code"], row["rewritten_from"]) == (None, None)
+    finally:
+        conn.close()
+        store.close()
