@@ -48,7 +48,7 @@ from mimo2codex.store.unseen import unseen
 DEFAULT_MIN_PIECE = 2048
 #: bytes of pieces and their results kept (the writer's memory for this, per capture policy)
 DEFAULT_MAX_BYTES = 32 << 20
-#: what a remembered piece costs beyond its bytes (the entry, the Piece, its digest)
+#: what a remembered piece costs beyond its bytes (the entry, the Piece, its digest, a ledger mark)
 _ENTRY_COST = 200
 #: Codex sessions whose last request is remembered (their pieces are shared with the cache)
 SESSIONS = 256
