@@ -202,14 +202,16 @@ def _ledger_rows(ts: int, pieces: list[Piece]) -> list[dict[str, Any]]:
 def test_the_ledger_marks_the_pieces_it_knows_written_and_trusts_only_its_own_marks_of_its_epoch() -> None:
     first, second = Piece("a" * 3000), Piece("b" * 3000)
     pieces = [first, second]
-    ledger = bodies.PieceLedger()
+    ledger = bodies.PieceLedger(size=2)
     due = ledger.due(_ledger_rows(1_000, pieces))
     assert set(due) == {first.digest, second.digest}
     ledger.note(due)
     assert ledger.due(_ledger_rows(2_000, pieces)) == {}  # found written in the ledger: marked
     assert first.written is not None
     assert second.written is not None
-    assert ledger.due(_ledger_rows(3_000, pieces)) == {}  # answered by the marks
+    # a third piece pushes the first out of the (2-entry) ledger: its mark still answers for it
+    ledger.note({b"\x00" * bodies.DIGEST_BYTES: (2_000, "another piece")})
+    assert ledger.due(_ledger_rows(3_000, pieces)) == {}
     # another store's ledger (the capture policy, and so the pieces, may be shared) writes its own
     other = bodies.PieceLedger()
     assert set(other.due(_ledger_rows(3_000, pieces))) == {first.digest, second.digest}
