@@ -43,8 +43,11 @@ def bucket_value(bucket: int) -> float:
 
 
 def add(histogram: Histogram, value_ms: float, count: int = 1) -> None:
-    b = bucket_of(value_ms)
-    histogram[b] = histogram.get(b, 0) + count
+    add_to_bucket(histogram, bucket_of(value_ms), count)
+
+
+def add_to_bucket(histogram: Histogram, bucket: int, count: int = 1) -> None:
+    histogram[bucket] = histogram.get(bucket, 0) + count
 
 
 def merge(into: Histogram, other: Mapping[int, int]) -> Histogram:

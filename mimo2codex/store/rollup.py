@@ -79,24 +79,31 @@ class Rollup:
     ttft: histogram.Histogram = field(default_factory=dict)
 
     def add_row(self, row: Mapping[str, Any]) -> None:
+        get = row.get  # a row per logged request: spelled out, no loop over the counters' names
         self.requests += 1
         if is_error_row(row):
             self.errors += 1
-            code = row.get("error_code") or f"http_{row.get('status_code')}"
+            code = get("error_code") or f"http_{get('status_code')}"
             self.errors_by_code[code] = self.errors_by_code.get(code, 0) + 1
-        if row.get("outcome") == "cancelled":
+        if get("outcome") == "cancelled":
             self.cancelled += 1
-        for name in ("prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens", "reasoning_tokens"):
-            setattr(self, name, getattr(self, name) + int(row.get(name) or 0))
-        self.bytes_in += int(row.get("bytes_in") or 0)
-        self.bytes_out += int(row.get("bytes_out") or 0)
-        duration = int(row.get("duration_ms") or 0)
+        self.prompt_tokens += int(get("prompt_tokens") or 0)
+        self.completion_tokens += int(get("completion_tokens") or 0)
+        self.total_tokens += int(get("total_tokens") or 0)
+        self.cached_tokens += int(get("cached_tokens") or 0)
+        self.reasoning_tokens += int(get("reasoning_tokens") or 0)
+        self.bytes_in += int(get("bytes_in") or 0)
+        self.bytes_out += int(get("bytes_out") or 0)
+        duration = int(get("duration_ms") or 0)
         self.duration_sum += duration
-        histogram.add(self.latency, duration)
-        ttft = row.get("ttft_ms")
+        # a stored row has its buckets already (mimo2codex.store.row)
+        bucket = get("duration_bucket")
+        histogram.add_to_bucket(self.latency, histogram.bucket_of(duration) if bucket is None else bucket)
+        ttft = get("ttft_ms")
         if ttft is not None:
             self.ttft_sum += int(ttft)
-            histogram.add(self.ttft, int(ttft))
+            bucket = get("ttft_bucket")
+            histogram.add_to_bucket(self.ttft, histogram.bucket_of(int(ttft)) if bucket is None else bucket)
 
     def merge(self, other: Rollup) -> Rollup:
         for name in COUNTERS:

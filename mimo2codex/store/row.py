@@ -161,10 +161,15 @@ def record_to_row(record: RequestRecord, policy: CapturePolicy, instance: str) -
         "duration_bucket": histogram.bucket_of(duration),
         "ttft_bucket": None if ttft is None else histogram.bucket_of(ttft),
     }
+    if not keep_bodies:
+        row["request_body"] = row["request_pieces"] = row["response_body"] = row["response_pieces"] = None
+        return row
+    request = policy.render_pieces(record.request_body)
+    response = policy.render_pieces(record.response_body)
+    row["request_body"], row["request_pieces"] = bodies.columns(request)
+    row["response_body"], row["response_pieces"] = bodies.columns(response)
     pieces: list[Piece] = []
-    for name, body in (("request", record.request_body), ("response", record.response_body)):
-        rendered = policy.render_pieces(body) if keep_bodies else None
-        row[f"{name}_body"], row[f"{name}_pieces"] = bodies.columns(rendered)
+    for rendered in (request, response):
         if rendered is not None and len(rendered) > 1:
             pieces += rendered
     if pieces:

@@ -55,23 +55,29 @@ WRITER_CACHE_KIB = 16 << 10
 #: dozen 4 KiB overflow pages; with 8 KiB pages the writer spends ~15-25 % less CPU on it and the file
 #: is no bigger (16 KiB: a little less CPU again, but ~15 % bigger: half a page lost per body).
 PAGE_SIZE = 8192
-#: stored responses kept in memory while the database cannot take them
 
-_ROW_PLACEHOLDERS = f"({', '.join('?' * len(COLUMN_NAMES))})"
 #: a row's values in column order
 _ROW_VALUES = operator.itemgetter(*COLUMN_NAMES)
+_WIDTH = len(COLUMN_NAMES)
 
 
-def _insert_sql(rows: int) -> str:
-    return f"INSERT INTO chat_logs ({', '.join(COLUMN_NAMES)}) VALUES {', '.join([_ROW_PLACEHOLDERS] * rows)}"
+def _insert_sql(left_out: tuple[int, ...]) -> Callable[[int], str]:
+    """The INSERT of ``rows`` rows of every column but those at ``left_out`` (they take their
+    default: NULL, as no column of ``chat_logs`` has another)."""
+    names = [name for at, name in enumerate(COLUMN_NAMES) if at not in left_out]
+    one = f"({', '.join('?' * len(names))})"
+    head = f"INSERT INTO chat_logs ({', '.join(names)}) VALUES "
+    return lambda rows: head + ", ".join([one] * rows)
 
 
 #: A batch's rows and new body pieces go in as a few multi-row statements, not a step per row or
 #: piece (:mod:`mimo2codex.store.multirow`): at 64 concurrent requests, ``executemany`` per row cost
 #: the event loop ~0.2 ms of CPU per request (bench/log_overhead.py), the writer taking the GIL back
 #: after every step. 128 rows of 38 columns, 512 pieces of 3 values: far below SQLite's limit on
-#: bound variables (32766 since 3.32; on older builds the statements hold fewer).
-_ROW_INSERTS = MultiRow(_insert_sql, len(COLUMN_NAMES), 128)
+#: bound variables (32766 since 3.32; on older builds the statements hold fewer). The rows' statements
+#: are kept per set of columns left out (see SqliteStore._insert_rows): a few sets in practice.
+_ROW_INSERTS: dict[tuple[int, ...], MultiRow] = {}
+_ROW_INSERT_SETS = 64
 _PIECE_UPSERTS = MultiRow(lambda pieces: bodies.upsert_sql("?", pieces), 3, 512)
 _RESPONSE_PUTS = MultiRow(put_responses_sql, 6, 64)
 _RESPONSE_DELETES = MultiRow(delete_responses_sql, 1, 256)
@@ -261,11 +267,28 @@ class SqliteStore(RecordTables, QueuedStore):
 
     @staticmethod
     def _insert_rows(conn: sqlite3.Connection, rows: Sequence[dict[str, Any]]) -> None:
-        """``rows`` in order, in a few multi-row INSERTs (see ``_ROW_INSERTS``)."""
+        """``rows`` in order, in a few multi-row INSERTs (see ``_ROW_INSERTS``).
+
+        A column that is NULL in every row of the batch (for successful requests, ~9 of 38: the
+        error, the rewrite, the notes...) is left out of the INSERT, so its NULLs are not bound: a
+        ``None`` is bound through its adapter (see ``_NOTHING``), ~2k instructions holding the GIL
+        each, while the render thread waits for it. Finding them costs a C pass over each column.
+        """
         values = list(itertools.chain.from_iterable(map(_ROW_VALUES, rows)))
+        width = _WIDTH
         for at in _BLOB_AT:
-            values[at :: len(COLUMN_NAMES)] = map(_blob, values[at :: len(COLUMN_NAMES)])
-        _ROW_INSERTS.execute(conn, values)
+            values[at::width] = map(_blob, values[at::width])
+        count = len(rows)
+        left_out = tuple(at for at in range(width) if values[at::width].count(None) == count)
+        for at in reversed(left_out):  # from the right: the columns before it keep their places
+            del values[at::width]
+            width -= 1
+        inserts = _ROW_INSERTS.get(left_out)
+        if inserts is None:
+            if len(_ROW_INSERTS) >= _ROW_INSERT_SETS:
+                _ROW_INSERTS.clear()
+            inserts = _ROW_INSERTS[left_out] = MultiRow(_insert_sql(left_out), width, 128)
+        inserts.execute(conn, values)
 
     def _reset_writer(self) -> None:
         # A connection that saw a corrupt or vanished file is not trusted again.

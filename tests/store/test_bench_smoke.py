@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
-from bench import pg_driver, render_processes
+from bench import pg_driver, render_processes, writer_pairs
 from bench.store import Backends, bench_queries, bench_size, writer_runs
 
 
@@ -42,3 +43,20 @@ def test_render_processes_experiment_runs(capsys: pytest.CaptureFixture[str]) ->
     out = capsys.readouterr().out
     assert "writer thread" in out
     assert "2 processes" in out
+
+
+def test_writer_pairs_runs_two_trees_in_turns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tree = Path(writer_pairs.__file__).resolve().parent.parent
+    out_json = tmp_path / "pairs.json"
+    assert writer_pairs.main([str(tree), "--rounds", "2", "--chunk", "40", "--json", str(out_json)]) == 0
+    out = capsys.readouterr().out
+    assert "rows/s, this / other, per round: median" in out
+    rounds = json.loads(out_json.read_text())["rounds"]
+    assert [len(rounds[name]) for name in ("other", "this")] == [2, 2]
+    assert all(r["rows_per_s"] > 0 and r["render_cpu_us_per_row"] > 0 for name in rounds for r in rounds[name])
+
+
+def test_writer_pairs_refuses_a_directory_that_is_not_a_source_tree(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as exc:
+        writer_pairs.main([str(tmp_path)])
+    assert exc.value.code == 2

@@ -10,12 +10,13 @@ from typing import Any
 
 from bench.sessions import unique_records
 from mimo2codex.store import batch, bodies, levels, rollup, sqlite_rollups
+from mimo2codex.store import sqlite as sqlite_store
 from mimo2codex.store.base import Store, StoredResponse
 from mimo2codex.store.capture import CapturePolicy
 from mimo2codex.store.multirow import MultiRow
 from mimo2codex.store.pending import ResponseDeletion
 from mimo2codex.store.redaction_cache import Piece
-from mimo2codex.store.row import record_to_row
+from mimo2codex.store.row import COLUMN_NAMES, record_to_row
 from mimo2codex.store.sqlite import SqliteStore
 from tests.store.conftest import INBOUND_TOKEN, UPSTREAM_KEY, MakeStore
 from tests.store.test_write_path import record
@@ -241,4 +242,41 @@ def test_a_none_binds_as_null_on_any_connection_once_a_sqlite_store_is_open(tmp_
         assert (row["error_code"], row["rewritten_from"]) == (None, None)
     finally:
         conn.close()
+        store.close()
+
+
+def test_columns_null_in_a_whole_batch_are_left_out_and_read_back_null_as_in_a_mixed_batch(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "data.db", maintenance_seconds=3600, batch_size=500)
+    store.open()
+    try:
+        # no column of the log has a default but NULL: a column left out of an INSERT reads NULL
+        conn = sqlite3.connect(store.path)
+        try:
+            columns = conn.execute("PRAGMA table_info(chat_logs)").fetchall()
+        finally:
+            conn.close()
+        assert [(name, default, notnull) for _, name, _, notnull, default, _ in columns if name != "id"] == [
+            (name, None, 0) for name in COLUMN_NAMES
+        ]
+        # batch 1: no row has an error code or a rewrite (those columns are left out); batch 2:
+        # one row has both, the others NULL in the same statement
+        store.submit(record(1))
+        store.submit(record(2))
+        assert store.flush()
+        error_code = COLUMN_NAMES.index("error_code")
+        assert any(error_code in left_out for left_out in sqlite_store._ROW_INSERTS)
+        store.submit(record(3))
+        store.submit(record(4, error_code="upstream_429", status=429, rewritten_from="gpt-x", rewrite_reason="alias"))
+        store.submit(record(5))
+        assert store.flush()
+        rows = {row["request_id"]: row for row in _rows(store, "SELECT * FROM chat_logs ORDER BY id")}
+        assert list(rows) == ["req_1", "req_2", "req_3", "req_4", "req_5"]
+        for n in (1, 2, 3, 5):
+            row = rows[f"req_{n}"]
+            assert (row["error_code"], row["rewritten_from"], row["rewrite_reason"]) == (None, None, None)
+            # the columns after a left-out one hold their own values
+            assert (row["client_model"], row["bytes_in"], row["bytes_out"]) == (f"model-{n % 3}", 1000 + n, 2000 + n)
+        assert (rows["req_4"]["error_code"], rows["req_4"]["status_code"]) == ("upstream_429", 429)
+        assert (rows["req_4"]["rewritten_from"], rows["req_4"]["rewrite_reason"]) == ("gpt-x", "alias")
+    finally:
         store.close()
