@@ -100,6 +100,8 @@ def _word_positions(text: str, raw: bytes | None = None) -> dict[str, list[int]]
             token.append(at - 2)
     found["key"], found["token"] = key, token
     found["k-"] = [match.start() - 1 for match in _VENDOR_DASH.finditer(low)]
+    if not any(found.values()):
+        return found  # the usual text: none of the words, nothing to filter or convert
     size = len(low)
     for word, followers in _FOLLOWERS.items():
         ats = found[word]

@@ -98,6 +98,8 @@ def _client(user_agent: str, secrets: tuple[str, ...]) -> tuple[str, str | None]
 
 
 def _int(value: Any) -> int | None:
+    if type(value) is int:  # the usual token count: no isinstance calls (bool is not int here)
+        return value
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, (int, float)):
