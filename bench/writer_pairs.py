@@ -11,8 +11,8 @@ turns: a round submits the next ``--chunk`` records to one writer and waits unti
 committed, then the same for the other (the order alternating, ABBA). Only one writer works at a
 time. Per round it reports rows/s and the process's CPU per row (with the render and database
 threads' own); the figure to read is the median of the per-round ratios this tree / the other,
-with their range. An A/A run (the same tree twice) shows what this VM leaves of the noise
-(±5-10 % on the median).
+with their range. An A/A run (the same tree twice) shows what this VM leaves of the noise: five
+of them gave medians from 0.91 to 1.17, so one run proves little; compare several.
 
 The other tree must have the same ``bench`` package interface (``bench.store._policy`` and
 ``writer_records``) and a ``SqliteStore``: any checkout since the writer's two threads.
