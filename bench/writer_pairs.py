@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,25 +42,27 @@ def _worker(chunk: int, rounds: int, out: TextIO) -> None:
     with tempfile.TemporaryDirectory() as workdir:
         store = SqliteStore(Path(workdir) / "data.db", policy=_policy("full"), queue_size=chunk + 1)
         store.open()
-        writer: Any = store._writer  # the two threads' own CPU counts
         out.write("ready\n")
         out.flush()
         at = 0
         for _ in sys.stdin:
             part = records[at : at + chunk]
             at += chunk
-            render, database = writer.render_seconds, writer.database_seconds
+            before = store.state()  # its written count and the two threads' own CPU counts
             t0, cpu0 = time.perf_counter(), time.process_time()
             for record in part:
                 store.submit(record)
             if not store.flush(600):
                 raise SystemExit("the writer did not finish")
             wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+            after = store.state()
+            if (after.written - before.written, after.dropped - before.dropped) != (len(part), 0):
+                raise SystemExit(f"the writer lost rows: {after}")
             figures = {
                 "rows_per_s": len(part) / wall,
                 "cpu_us_per_row": cpu / len(part) * 1e6,
-                "render_cpu_us_per_row": (writer.render_seconds - render) / len(part) * 1e6,
-                "database_cpu_us_per_row": (writer.database_seconds - database) / len(part) * 1e6,
+                "render_cpu_us_per_row": (after.render_seconds - before.render_seconds) / len(part) * 1e6,
+                "database_cpu_us_per_row": (after.database_seconds - before.database_seconds) / len(part) * 1e6,
             }
             out.write(json.dumps(figures) + "\n")
             out.flush()
