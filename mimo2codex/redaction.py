@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 MASK = "[REDACTED]"
@@ -60,23 +60,28 @@ _CASE_ODDITIES = ("\u017f", "\u0130", "\u0131", "\u212a")
 
 
 #: Words are searched for in the UTF-8 bytes, lowered (ASCII only: see _CASE_ODDITIES), each pass
-#: costing ~0.5-1 ns a byte whether it is a find() or a regex with a literal first byte. So the
-#: three words with a "k" are one regex pass from that (rare) letter, and the vendor prefixes
-#: ("sk-" ... "tp-") one pass from their dash; the other words one find() each.
-_K_WORDS = re.compile(rb"k(?:ey|en)")  # no group, no lookbehind: those make each step slower
+#: costing ~0.5-1 ns a byte whether it is a find() or a regex with a literal first byte (a longer
+#: needle skips further: "author" is looked for as the "authorization" it must start). So the two
+#: words with a "k" are one regex pass from that (rare) letter, and the vendor prefixes ("sk-" ...
+#: "tp-") one pass from their dash; the other words one find() each.
+#:
+#: A match has the word followed by an optional quote, spaces, then ":" or "=" (HEADER, FIELD), or
+#: by spaces (BEARER). An occurrence followed by anything else ("tokens", "keyboard") starts no
+#: match, and is dropped before the patterns are tried at its offsets: for "key" and "token" in the
+#: pattern itself (a lookahead, tried only where "key" or "ken" matched), so the "tokens" of every
+#: response's usage cost no step in Python. A byte from 0x80 may begin a non-ASCII space (``\s`` on
+#: str), so it is kept.
+_K_WORDS = re.compile(rb"k(?:ey|en)(?=[\t-\r\x1c-\x1f \"':=\x80-\xff])")  # no lookbehind: slower
 _VENDOR_DASH = re.compile(rb"-(?<=[kp]-)")
 _FOUND_WORDS = ("author", "secret", "password", "bearer")
-_FOUND_NEEDLES = tuple((word, word.encode()) for word in _FOUND_WORDS)
-#: A match has the word followed by an optional quote, spaces, then ":" or "=" (HEADER, FIELD), or
-#: by spaces (BEARER); "author" by "ization". An occurrence followed by anything else ("tokens",
-#: "keyboard") starts no match, and is dropped before the patterns are tried at its offsets. A byte
-#: from 0x80 may begin a non-ASCII space (``\s`` on str), so it is kept.
+_FOUND_NEEDLES = (b"authorization", b"secret", b"password", b"bearer")
 _SPACES = frozenset(b" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f") | frozenset(range(0x80, 0x100))
 _NAME_END = _SPACES | frozenset(b"\"':=")
-_FOLLOWERS = {"key": _NAME_END, "token": _NAME_END, "secret": _NAME_END, "password": _NAME_END, "bearer": _SPACES}
+#: the found words but "author" (followed by "ization", in its needle), with what may follow them
+_FOLLOWERS = ((b"secret", _NAME_END), (b"password", _NAME_END), (b"bearer", _SPACES))
 
 
-def _word_positions(text: str, raw: bytes | None = None) -> dict[str, list[int]]:
+def _word_positions(text: str, raw: bytes | None = None) -> dict[str, Sequence[int]]:
     """Where each anchor word that can start a match occurs in ``text``, case-insensitively, in
     characters (``"k-"``: a dash after "k" or "p", at the letter).
 
@@ -87,29 +92,30 @@ def _word_positions(text: str, raw: bytes | None = None) -> dict[str, list[int]]
     if raw is None:
         raw = text.encode("utf-8", "surrogatepass")
     low = raw.lower()
-    # find(), not `in`: on bytes, `in` first tries its operand as an integer, raising and clearing
-    # a TypeError (~150 ns a test); and most texts have none of these words, one find() each
-    found = {word: _find_all(low, needle) for word, needle in _FOUND_NEEDLES}
     key: list[int] = []
     token: list[int] = []
-    for match in _K_WORDS.finditer(low):
+    for match in _K_WORDS.finditer(low):  # few: only those followed by a name's end
         at = match.start()
         if low[at + 2] == 0x79:  # "y"
             key.append(at)
         elif at >= 2 and low.startswith(b"to", at - 2):
             token.append(at - 2)
-    found["key"], found["token"] = key, token
-    found["k-"] = [match.start() - 1 for match in _VENDOR_DASH.finditer(low)]
-    if not any(found.values()):
-        return found  # the usual text: none of the words, nothing to filter or convert
-    size = len(low)
-    for word, followers in _FOLLOWERS.items():
-        ats = found[word]
-        if ats:
-            end = len(word)
-            found[word] = [at for at in ats if at + end < size and low[at + end] in followers]
-    if found["author"]:
-        found["author"] = [at for at in found["author"] if low.startswith(b"ization", at + 6)]
+    found: dict[str, Sequence[int]] = {"key": key, "token": token}
+    found["k-"] = dash = [match.start() - 1 for match in _VENDOR_DASH.finditer(low)]
+    # find(), not `in`: on bytes, `in` first tries its operand as an integer, raising and clearing
+    # a TypeError (~150 ns a test). Most texts have none of the four words: one find() each.
+    if max(map(low.find, _FOUND_NEEDLES)) < 0:
+        found.update(dict.fromkeys(_FOUND_WORDS, ()))
+        if not (key or token or dash):
+            return found  # the usual text: nothing to convert
+    else:
+        size = len(low)
+        found["author"] = _find_all(low, b"authorization")
+        for needle, followers in _FOLLOWERS:
+            end = len(needle)
+            found[needle.decode()] = [
+                at for at in _find_all(low, needle) if at + end < size and low[at + end] in followers
+            ]
     if len(raw) == len(text):  # ASCII: a byte is a character
         return found
     offsets = sorted({at for ats in found.values() for at in ats})
@@ -133,7 +139,7 @@ def _find_all(haystack: Any, needle: Any) -> list[int]:
 
 def _anchored_sub(
     text: str,
-    positions: dict[str, list[int]],
+    positions: Mapping[str, Sequence[int]],
     pattern: re.Pattern[str],
     anchors: tuple[tuple[str, tuple[int, ...]], ...],
     repl: Any,

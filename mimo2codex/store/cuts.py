@@ -25,26 +25,30 @@ calls (``bytes.startswith`` on a ``memoryview`` of the previous body), not a com
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from itertools import accumulate
 
 #: between two items of a JSON array (compact, as Codex and orjson write it)
 BOUNDARY = b"},{"
 
 
-def split(data: bytes, min_piece: int, old: bytes | None, old_sizes: list[int]) -> tuple[int, list[bytes], int]:
+def split(
+    data: bytes, min_piece: int, old: bytes | None, old_sizes: list[int], prefix: int | None = None
+) -> tuple[int, list[bytes], int]:
     """``data`` cut into pieces, as ``(head, raws, tail)``: the previous body's first ``head`` pieces,
     then the new ``raws``, then the previous body's pieces from index ``tail`` on (none when
     ``tail == len(old_sizes)``; with no previous body, ``(0, raws, 0)``).
 
     ``old`` is the previous body of the session and ``old_sizes`` its pieces' sizes in bytes.
+    ``prefix``: a length ``data`` is known to share with ``old`` (:func:`~mimo2codex.store.unseen.known_runs`),
+    so the head is read off the cuts instead of searched for.
     """
     if old is None or not old_sizes:
         return 0, _cut(data, 0, min_piece), 0
     cuts = list(accumulate(old_sizes, initial=0))  # cuts[i]: where the previous piece i starts
     count = len(old_sizes)
     view = memoryview(old)
-    head = _head(data, view, cuts, count)
+    head = _head(data, view, cuts, count) if prefix is None else _known_head(data, view, cuts, count, prefix)
     at = cuts[head]
     shift = len(old) - len(data)  # an offset in data is offset + shift in old, in the tail
     raws: list[bytes] = []
@@ -73,6 +77,17 @@ def _head(data: bytes, old: memoryview, cuts: list[int], count: int) -> int:
     if lo and data[cuts[lo] : cuts[lo] + 1] != b"{":
         lo -= 1  # data is not cut where that piece ended: it is a new piece there
     return lo
+
+
+def _known_head(data: bytes, old: memoryview, cuts: list[int], count: int, prefix: int) -> int:
+    """:func:`_head` when ``data`` is known to start with ``old[:prefix]``: the pieces that end within
+    it, and the next one if it is equal too (``prefix`` may stop short of the pieces' end)."""
+    head = bisect_right(cuts, prefix, 0, count) - 1
+    if head + 1 < count and data.startswith(old[cuts[head] : cuts[head + 1]], cuts[head]):
+        head += 1
+    if head and data[cuts[head] : cuts[head] + 1] != b"{":
+        head -= 1  # as in _head: data is not cut where that piece ended
+    return head
 
 
 def _tail(data: bytes, at: int, old: memoryview, cuts: list[int], count: int, shift: int) -> int:

@@ -11,7 +11,11 @@ keep the same rollups per minute and per day too and read a window across all th
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import collections
+import functools
+import itertools
+import operator
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,6 +64,36 @@ def is_error_row(row: Mapping[str, Any]) -> bool:
     return int(row.get("status_code") or 0) >= 400 or row.get("error_code") is not None
 
 
+#: the columns :meth:`Rollup.add_rows` reads
+_ROW_FIELDS = (
+    "error_code",
+    "status_code",
+    "outcome",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "cached_tokens",
+    "reasoning_tokens",
+    "bytes_in",
+    "bytes_out",
+    "duration_ms",
+    "duration_bucket",
+    "ttft_ms",
+    "ttft_bucket",
+)
+_is_set = functools.partial(operator.is_not, None)
+
+
+def _total(values: Iterable[Any]) -> int:
+    """``sum(int(v or 0) for v in values)`` in C calls."""
+    return sum(map(int, filter(None, values)))
+
+
+def _count_into(hist: histogram.Histogram, buckets: Iterable[int]) -> None:
+    for bucket, n in collections.Counter(buckets).items():
+        histogram.add_to_bucket(hist, bucket, n)
+
+
 @dataclass(slots=True)
 class Rollup:
     requests: int = 0
@@ -104,6 +138,51 @@ class Rollup:
             self.ttft_sum += int(ttft)
             bucket = get("ttft_bucket")
             histogram.add_to_bucket(self.ttft, histogram.bucket_of(int(ttft)) if bucket is None else bucket)
+
+    def add_rows(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """:meth:`add_row` for each of ``rows``, a column at a time: C passes over a batch's rows,
+        not ~200 bytecodes a row. Rows missing one of the columns take the row-by-row path; errors
+        (few) are counted by code row by row, and buckets a row lacks are computed."""
+        try:
+            columns = {name: list(map(operator.itemgetter(name), rows)) for name in _ROW_FIELDS}
+        except KeyError:
+            for row in rows:
+                self.add_row(row)
+            return
+        codes, statuses = columns["error_code"], columns["status_code"]
+        if any(map(_is_set, codes)) or max(map(int, filter(None, statuses)), default=0) >= 400:
+            for row in rows:  # errors are few: counted by code row by row
+                if is_error_row(row):
+                    self.errors += 1
+                    code = row.get("error_code") or f"http_{row.get('status_code')}"
+                    self.errors_by_code[code] = self.errors_by_code.get(code, 0) + 1
+        self.requests += len(rows)
+        self.cancelled += columns["outcome"].count("cancelled")
+        self.prompt_tokens += _total(columns["prompt_tokens"])
+        self.completion_tokens += _total(columns["completion_tokens"])
+        self.total_tokens += _total(columns["total_tokens"])
+        self.cached_tokens += _total(columns["cached_tokens"])
+        self.reasoning_tokens += _total(columns["reasoning_tokens"])
+        self.bytes_in += _total(columns["bytes_in"])
+        self.bytes_out += _total(columns["bytes_out"])
+        self.duration_sum += _total(columns["duration_ms"])
+        buckets = columns["duration_bucket"]
+        if None in buckets:  # rows built elsewhere than record_to_row: their buckets computed here
+            durations = columns["duration_ms"]
+            buckets = [
+                histogram.bucket_of(int(d or 0)) if b is None else b for d, b in zip(durations, buckets, strict=True)
+            ]
+        _count_into(self.latency, buckets)
+        ttfts = columns["ttft_ms"]
+        if len(ttfts) != ttfts.count(None):
+            present = list(map(_is_set, ttfts))
+            ttft_buckets = list(itertools.compress(columns["ttft_bucket"], present))
+            present_ttfts = list(itertools.compress(ttfts, present))
+            self.ttft_sum += sum(map(int, present_ttfts))
+            if None in ttft_buckets:
+                pairs = zip(present_ttfts, ttft_buckets, strict=True)
+                ttft_buckets = [histogram.bucket_of(int(t)) if b is None else b for t, b in pairs]
+            _count_into(self.ttft, ttft_buckets)
 
     def merge(self, other: Rollup) -> Rollup:
         for name in COUNTERS:
@@ -187,15 +266,37 @@ def key_of(row: Mapping[str, Any], size_ms: int = HOUR_MS) -> RollupKey:
     )
 
 
+_ROUTE = operator.itemgetter("provider_id", "client_model", "upstream_model")
+
+
 def fold(rows: Iterable[Mapping[str, Any]], size_ms: int = HOUR_MS) -> dict[RollupKey, Rollup]:
-    """Per-key deltas of a batch of log rows (keyed by hour, or by ``size_ms`` units)."""
+    """Per-key deltas of a batch of log rows (keyed by hour, or by ``size_ms`` units).
+
+    The rows are grouped first, and each group added up column by column (:meth:`Rollup.add_rows`):
+    the writer folds every logged request, and a batch's few hundred rows share a few keys.
+    """
+    rows = list(rows)  # walked twice when a row needs key_of's conversions
+    groups: dict[tuple[Any, ...], list[Mapping[str, Any]]] = {}
+    try:
+        for row in rows:
+            ts = int(row["ts"])
+            raw = (ts - ts % size_ms, _ROUTE(row))  # grouped as they are; keyed as key_of says below
+            group = groups.get(raw)
+            if group is None:
+                groups[raw] = [row]
+            else:
+                group.append(row)
+    except (KeyError, TypeError):  # a row without the route's columns, or an odd ts: one by one
+        groups = {}
+        for row in rows:
+            groups.setdefault(key_of(row, size_ms), []).append(row)
     deltas: dict[RollupKey, Rollup] = {}
-    for row in rows:
-        key = key_of(row, size_ms)
+    for group in groups.values():
+        key = key_of(group[0], size_ms)  # two raw keys may be one (None and "" as a provider)
         rollup = deltas.get(key)
         if rollup is None:
             rollup = deltas[key] = Rollup()
-        rollup.add_row(row)
+        rollup.add_rows(group)
     return deltas
 
 

@@ -17,11 +17,16 @@ same place (from its start), and from the first one they share with its end, are
 run of equal bytes is found by a binary search of ``memcmp`` calls (``bytes.startswith`` on a
 ``memoryview``).
 
+Or, on a session's later turns, taken from the turn before (:func:`known_runs`): each Codex turn
+inserts its items where the previous turn's items ended, which is about where that turn's equal
+end run began (its ``tail_at``). Two ``memcmp`` calls check both runs around there; a request that
+was not made that way fails them and has its runs measured.
+
 >>> old = b'{"a":1},{"b":2},{"t":9},{"u":8}'
 >>> new = b'{"a":1},{"b":2},{"n":0},{"t":9},{"u":8}'
->>> start, end = unseen(new, 0, len(new), old, len(old) - len(new), grain=1)
->>> new[start:end]
-b'{"n":0},'
+>>> start, end, tail_at = unseen(new, 0, len(new), old, len(old) - len(new), grain=1)
+>>> new[start:end], new[tail_at:]
+(b'{"n":0},', b'{"t":9},{"u":8}')
 """
 
 from __future__ import annotations
@@ -36,20 +41,63 @@ _SPLIT = re.compile(rb',["{]')
 _GRAIN = 128
 
 
-def unseen(data: bytes, start: int, end: int, old: bytes, shift: int, grain: int = _GRAIN) -> tuple[int, int]:
+#: runs known to be equal: ``(prefix, suffix)``, ``data[:prefix] == old[:prefix]`` and
+#: ``data[suffix:] == old[suffix + shift:]``
+Runs = tuple[int, int]
+
+
+def known_runs(data: bytes, old: bytes, tail_at: int, grain: int = _GRAIN) -> Runs | None:
+    """The equal runs of ``data`` and the previous request ``old``, when ``data``'s new bytes were
+    inserted where the session's turns insert theirs: ``tail_at``, that place in ``old`` as last
+    measured (where an equal end run began), which may lie a few bytes before it (inserted bytes
+    may end as those before them do) or up to ``grain`` after it (the run was measured to within
+    that). Both runs are taken ``grain`` short of it and checked with two ``memcmp`` calls; None if
+    they fail. On the next turn the place is ``tail_at + len(data) - len(old)``.
+    """
+    prefix = tail_at - grain
+    old_suffix = tail_at + grain
+    suffix = old_suffix - len(old) + len(data)
+    if not (prefix > 0 and old_suffix <= len(old) and 0 <= suffix <= len(data)):
+        return None
+    view = memoryview(old)
+    if data.startswith(view[:prefix]) and data.startswith(view[old_suffix:], suffix):
+        return prefix, suffix
+    return None
+
+
+def unseen(
+    data: bytes, start: int, end: int, old: bytes, shift: int, grain: int = _GRAIN, runs: Runs | None = None
+) -> tuple[int, int, int]:
     """The part ``data[a:b]`` of ``data[start:end]`` to redact, when the previous request ``old``
     (redacted unchanged) has ``data``'s bytes before ``start`` at the same place, and those from
     ``end`` on at ``shift`` bytes further (``len(old) - len(data)``). ``start`` and ``end`` must be
-    0, ``len(data)`` or just after a comma.
+    0, ``len(data)`` or just after a comma. Returns ``(a, b, tail_at)``: ``tail_at`` is where the
+    equal end run begins (for :func:`known_runs` on the next turn). ``runs``: as :func:`known_runs`
+    gives them, instead of measuring.
     """
     view = memoryview(old)
-    same = _same_start(data, start, view, min(end, len(old)) - start, grain)
+    if runs is not None:
+        prefix, suffix = runs
+        same = min(max(0, prefix - start), end - start)
+        same_end = min(max(0, end - suffix), end - start)
+    else:
+        same_end = _same_end(data, end, view, end + shift, min(end - start, end + shift), grain)
+        # A Codex turn inserts items: the bytes equal at the start then reach at least where those
+        # equal at the end begin in the previous request, less the grain that run was measured to.
+        # One memcmp checks that guess (a shorter run is never wrong); if it fails, it is measured.
+        limit = min(end, len(old)) - start
+        guess = end - same_end + shift - grain - start
+        if 0 < guess <= limit and data.startswith(view[start : start + guess], start):
+            same = guess
+        else:
+            same = _same_start(data, start, view, limit, grain)
     split = max(data.rfind(mark, start, start + same) for mark in SPLITS)
     a = start if split < 0 else split + 1
-    same = _same_end(data, end, view, end + shift, min(end - a, end + shift), grain)
-    found = _SPLIT.search(data, end - same, end)
+    # the runs may overlap (an insertion of bytes the previous request had around it): both ends
+    # are then redacted unchanged, and so is the whole
+    found = _SPLIT.search(data, end - same_end, end)
     b = end if found is None else found.start() + 1
-    return a, max(a, b)
+    return a, max(a, b), end - same_end
 
 
 def _same_start(data: bytes, at: int, old: memoryview, limit: int, grain: int) -> int:

@@ -16,7 +16,7 @@ from mimo2codex.store import capture, redaction_cache
 from mimo2codex.store.capture import CapturePolicy
 from mimo2codex.store.cuts import split
 from mimo2codex.store.redaction_cache import RedactionCache
-from mimo2codex.store.unseen import SPLITS, unseen
+from mimo2codex.store.unseen import SPLITS, known_runs, unseen
 
 SECRET = "opaque-upstream-credential"  # no key shape: only the known-secret pass catches it
 IMAGE = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"
@@ -154,6 +154,10 @@ def test_a_codex_turn_searches_only_the_bytes_its_previous_request_lacked(monkey
             # last item and the first tool were redacted with the previous request)
             assert len(searched) == 1
             assert 0 < searched[0] < sum(map(len, raws)) * 0.8
+        if n >= 2:  # the previous turn left where its items ended: nothing measured again
+            assert old is not None
+            assert old[4] is not None
+            assert known_runs(data, old[0], old[4]) is not None
 
 
 def test_a_session_with_a_key_is_redacted_piece_by_piece(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -186,19 +190,65 @@ def test_unseen_leaves_out_only_bytes_the_previous_request_had_at_a_split(
 
     old, data = body(head + tail), body(head + new + tail)
     shift = len(old) - len(data)
-    a, b = unseen(data, 0, len(data), old, shift, grain)
+    a, b, tail_at = unseen(data, 0, len(data), old, shift, grain)
+    _assert_unseen(data, old, a, b, tail_at)
+
+
+def _assert_unseen(data: bytes, old: bytes, a: int, b: int, tail_at: int) -> None:
+    shift = len(old) - len(data)
     assert 0 <= a <= b <= len(data)
     assert data[:a] == old[:a]
     assert data[b:] == old[b + shift :]
     assert a == 0 or data[a - 1 : a + 1] in SPLITS
     assert b == len(data) or data[b - 1 : b + 1] in SPLITS
+    assert tail_at <= b
+    assert data[tail_at:] == old[tail_at + shift :]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(['{"a":1}', '{"b":"x,y"}', '{"c":"' + "y" * 90 + '"}', '"k"', "1"]), max_size=30),
+    # a turn's items end unlike those before them, but for a byte or two ("}, a quote)
+    st.lists(st.sampled_from(['{"n":0}', '{"m":"z"}', '"q"']), min_size=1, max_size=6),
+    st.lists(st.sampled_from(['{"n":0}', '{"p":"' + "z" * 60 + '"}', "2"]), min_size=1, max_size=6),
+    st.lists(st.sampled_from(['{"t":2}', '{"u":"v,w"}', '"r"']), max_size=20),
+    st.integers(4, 64),
+)
+def test_a_turn_inserting_where_the_last_one_did_takes_its_runs_from_it(
+    head: list[str], first: list[str], second: list[str], tail: list[str], grain: int
+) -> None:
+    def body(items: list[str]) -> bytes:
+        return ("[" + ",".join(items) + "]").encode()
+
+    older, old, data = body(head + tail), body(head + first + tail), body(head + first + second + tail)
+    _, _, tail_at = unseen(old, 0, len(old), older, len(older) - len(old), grain)
+    runs = known_runs(data, old, tail_at, grain)
+    if grain < tail_at <= len(old) - grain:  # both runs are taken a grain short of that place
+        assert runs is not None
+    if runs is not None:
+        prefix, suffix = runs
+        assert data[:prefix] == old[:prefix]
+        assert data[suffix:] == old[suffix + len(old) - len(data) :]
+        a, b, run_start = unseen(data, 0, len(data), old, len(old) - len(data), grain, runs)
+        _assert_unseen(data, old, a, b, run_start)
+        assert run_start == suffix
+
+
+def test_known_runs_refuse_a_request_not_made_by_inserting_there() -> None:
+    old = b'[{"a":1},{"b":2},{"t":9},{"u":8}]'
+    tail_at = old.index(b'{"t"')
+    inserted = old[:tail_at] + b'{"n":0},' + old[tail_at:]
+    assert known_runs(inserted, old, tail_at, grain=4) == (tail_at - 4, tail_at + 4 + 8)
+    assert known_runs(old.replace(b'"a":1', b'"a":2'), old, tail_at, grain=4) is None  # the start differs
+    assert known_runs(old.replace(b'"u":8', b'"u":7'), old, tail_at, grain=4) is None  # the end differs
+    assert known_runs(inserted, old, len(old) + 5, grain=4) is None  # past the end
 
 
 def test_unseen_uses_the_equal_start_and_end() -> None:
     items = [f'{{"item":{n},"text":"{"w" * 200}"}}' for n in range(20)]
     old = ("[" + ",".join(items) + "]").encode()
     data = ("[" + ",".join([*items[:10], '{"new":1}', *items[10:]]) + "]").encode()
-    a, b = unseen(data, 0, len(data), old, len(old) - len(data))
+    a, b, _ = unseen(data, 0, len(data), old, len(old) - len(data))
     assert b - a < 2 * 128 + 400  # the new item and at most a grain of each equal run around it
     assert data[a:b].count(b'{"new":1}') == 1
 
