@@ -91,6 +91,21 @@ def _word_positions(text: str, raw: bytes | None = None) -> dict[str, Sequence[i
     """
     if raw is None:
         raw = text.encode("utf-8", "surrogatepass")
+    found = _byte_positions(raw)
+    if len(raw) == len(text) or not any(found.values()):  # ASCII (a byte is a character), or none
+        return found
+    offsets = sorted({at for ats in found.values() for at in ats})
+    chars: dict[int, int] = {}
+    byte_at = char_at = 0
+    for at in offsets:
+        char_at += len(raw[byte_at:at].decode("utf-8", "surrogatepass"))
+        byte_at = at
+        chars[at] = char_at
+    return {word: [chars[at] for at in ats] for word, ats in found.items()}
+
+
+def _byte_positions(raw: bytes) -> dict[str, Sequence[int]]:
+    """:func:`_word_positions` in bytes of the UTF-8 ``raw``."""
     low = raw.lower()
     key: list[int] = []
     token: list[int] = []
@@ -107,7 +122,7 @@ def _word_positions(text: str, raw: bytes | None = None) -> dict[str, Sequence[i
     if max(map(low.find, _FOUND_NEEDLES)) < 0:
         found.update(dict.fromkeys(_FOUND_WORDS, ()))
         if not (key or token or dash):
-            return found  # the usual text: nothing to convert
+            return found  # the usual text
     else:
         size = len(low)
         found["author"] = _find_all(low, b"authorization")
@@ -116,16 +131,7 @@ def _word_positions(text: str, raw: bytes | None = None) -> dict[str, Sequence[i
             found[needle.decode()] = [
                 at for at in _find_all(low, needle) if at + end < size and low[at + end] in followers
             ]
-    if len(raw) == len(text):  # ASCII: a byte is a character
-        return found
-    offsets = sorted({at for ats in found.values() for at in ats})
-    chars: dict[int, int] = {}
-    byte_at = char_at = 0
-    for at in offsets:
-        char_at += len(raw[byte_at:at].decode("utf-8", "surrogatepass"))
-        byte_at = at
-        chars[at] = char_at
-    return {word: [chars[at] for at in ats] for word, ats in found.items()}
+    return found
 
 
 def _find_all(haystack: Any, needle: Any) -> list[int]:
@@ -217,6 +223,14 @@ def redact_utf8(raw: bytes) -> str:
     if not raw.isascii() and any(rare in raw and odd in raw for rare, odd in _ODD_BYTES):
         return _redact_scan(text)
     return _redact_anchored(text, raw)
+
+
+def unchanged_utf8(raw: bytes) -> bool:
+    """Whether :func:`redact_utf8` gives ``raw``'s own text back. Told from the bytes alone for most
+    bodies (ASCII and none of the words a match starts at), without decoding them."""
+    if len(raw) >= _ANCHORED_MIN and raw.isascii() and not any(_byte_positions(raw).values()):
+        return True
+    return redact_utf8(raw).encode("utf-8", "surrogatepass") == raw
 
 
 def _redact_scan(text: str) -> str:

@@ -80,6 +80,8 @@ def test_anchored_equals_full_scan(pieces: list[str], pad: int) -> None:
     text = "p" * pad + "".join(pieces)
     assert redaction._redact_anchored(text) == redaction._redact_scan(text)
     assert redaction.redact_utf8(text.encode()) == redaction.redact(text)
+    raw = text.encode()
+    assert redaction.unchanged_utf8(raw) == (redaction.redact_utf8(raw) == text)
 
 
 def test_long_bodies_are_redacted_like_short_ones() -> None:

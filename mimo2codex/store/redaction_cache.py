@@ -42,7 +42,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 
-from mimo2codex.redaction import redact_utf8
+from mimo2codex.redaction import redact_utf8, unchanged_utf8
 from mimo2codex.store.cuts import split
 from mimo2codex.store.unseen import known_runs, unseen
 
@@ -150,7 +150,7 @@ def _redact_together(raws: list[bytes], prepare: Prepare) -> list[Piece]:
 def _plain_pieces(raws: list[bytes], middle: bytes, prepare: Prepare) -> list[Piece] | None:
     """``raws`` as plain pieces, when redacting ``middle`` (the bytes of them not seen before, see
     :mod:`mimo2codex.store.unseen`) changes nothing; else None."""
-    if middle and (prepare(middle) is not middle or redact_utf8(middle).encode("utf-8", "surrogatepass") != middle):
+    if middle and (prepare(middle) is not middle or not unchanged_utf8(middle)):
         return None
     return [Piece(raw.decode("utf-8", "surrogatepass"), len(raw), raw, plain=True) for raw in raws]
 

@@ -124,14 +124,20 @@ def test_a_secret_with_a_comma_is_replaced_across_cuts() -> None:
 
 
 def _searched(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The sizes of the texts the redaction cache has searched (redacted, or checked unchanged)."""
     sizes: list[int] = []
-    real = redaction_cache.redact_utf8
+    real, real_unchanged = redaction_cache.redact_utf8, redaction_cache.unchanged_utf8
 
     def spy(raw: bytes) -> str:
         sizes.append(len(raw))
         return real(raw)
 
+    def spy_unchanged(raw: bytes) -> bool:
+        sizes.append(len(raw))
+        return real_unchanged(raw)
+
     monkeypatch.setattr(redaction_cache, "redact_utf8", spy)
+    monkeypatch.setattr(redaction_cache, "unchanged_utf8", spy_unchanged)
     return sizes
 
 
