@@ -26,9 +26,11 @@ another's text.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from mimo2codex.store.redaction_cache import Piece, digests_of
@@ -61,14 +63,22 @@ def assemble(manifest: bytes, found: Mapping[bytes, str]) -> str:
     return "".join(found.get(digest, MISSING) for digest in digests(manifest))
 
 
+#: ledger epochs, unique in the process; a piece's mark is ``epoch << EPOCH_SHIFT | ts``
+_EPOCHS = itertools.count(1)
+#: a ``ts`` in ms stays below 2**48 until the year 10889
+EPOCH_SHIFT = 48
+
+
 class PieceLedger:
     """The pieces this writer wrote (or touched), with the ``ts`` it gave them: bounded, LRU.
 
-    A piece found written is also marked (:attr:`Piece.written`: this ledger's epoch and that
-    ``ts``): a Codex session's pieces come back as the same objects every turn, ~17 of a row's 18,
-    and the mark answers for them without a hash lookup. A mark is only trusted for the epoch it
-    was made in: :meth:`forget` (after a prune) starts a new one, and another ledger (another store
-    sharing the capture policy) does not take this one's marks for its own.
+    A piece this ledger upserts, or finds written, is also marked (:attr:`Piece.written`, an int:
+    this ledger's epoch and that ``ts``, one int compared twice). A Codex session's pieces come back
+    as the same objects every turn, ~17 of a row's 19, and a batch has ~8 turns of each session:
+    the mark answers for them without a hash lookup, from the row after the one that made them due. A
+    mark is only trusted for the epoch it was made in: :meth:`forget` starts a new one, after a
+    prune and after a write that failed (its pieces were marked when it was planned), and another
+    ledger (another store sharing the capture policy) does not take this one's marks for its own.
 
     Only the writer thread calls :meth:`due` and :meth:`note`; the lock is for :meth:`forget` from
     maintenance.
@@ -77,36 +87,52 @@ class PieceLedger:
     def __init__(self, size: int = LEDGER_SIZE) -> None:
         self.size = size
         self._written: OrderedDict[bytes, int] = OrderedDict()
-        self._epoch = object()
+        self._epoch = next(_EPOCHS) << EPOCH_SHIFT
         self._lock = threading.Lock()
 
     def due(self, rows: Iterable[Mapping[str, Any]]) -> dict[bytes, tuple[int, str]]:
-        """The pieces of ``rows`` to upsert: digest -> (the newest row ``ts`` needing it, text)."""
+        """The pieces of ``rows`` to upsert: digest -> (the newest row ``ts`` needing it, text).
+
+        The pieces returned are marked as written: the caller writes them, or calls :meth:`forget`.
+        """
         due: dict[bytes, tuple[int, str]] = {}
-        # a batch's rows carry ~18 pieces each, most of them already written: the loop is lean
         due_get = due.get
         with self._lock:
             epoch = self._epoch
+            end = epoch + (1 << EPOCH_SHIFT)  # marks of this epoch lie in [epoch, end)
             written_get = self._written.get
             for row in rows:
                 pieces: list[Piece] | None = row.get(PIECES)
                 if not pieces:
                     continue
                 ts = int(row["ts"])
-                fresh = ts - TOUCH_MS
+                fresh = epoch + ts - TOUCH_MS  # a mark at least this is recent enough
                 for piece in pieces:
-                    mark = piece.written
-                    if mark is not None and mark[0] is epoch and mark[1] >= fresh:
+                    if fresh <= piece.written < end:
                         continue
                     digest = piece.digest
                     written = written_get(digest)
-                    if written is not None and written >= fresh:
-                        piece.written = (epoch, written)
+                    if written is not None and written >= ts - TOUCH_MS:
+                        piece.written = epoch + written
                         continue
                     found = due_get(digest)
                     if found is None or found[0] < ts:
                         due[digest] = (ts, piece.text)
+                    piece.written = epoch + ts  # due: later rows of the batch need not ask again
         return due
+
+    @contextlib.contextmanager
+    def writing(self, rows: Iterable[Mapping[str, Any]]) -> Iterator[dict[bytes, tuple[int, str]]]:
+        """The pieces of ``rows`` to upsert (:meth:`due`), for a block that writes them: noted once it
+        ran (its transaction committed), forgotten if it failed."""
+        due = self.due(rows)
+        try:
+            yield due
+        except BaseException:
+            if due:  # they were marked written when planned
+                self.forget()
+            raise
+        self.note(due)
 
     def note(self, written: Mapping[bytes, tuple[int, str]]) -> None:
         """After the transaction that upserted ``written`` committed."""
@@ -119,10 +145,11 @@ class PieceLedger:
                 ledger.popitem(last=False)
 
     def forget(self) -> None:
-        """After pieces were pruned: what the ledger (or a piece's mark) says was written may be gone."""
+        """After pieces were pruned, or a write of due pieces failed: what the ledger (or a piece's
+        mark) says was written may not be there."""
         with self._lock:
             self._written.clear()
-            self._epoch = object()
+            self._epoch = next(_EPOCHS) << EPOCH_SHIFT
 
 
 #: what an upsert does with a piece already stored: move its ``ts`` up, never down

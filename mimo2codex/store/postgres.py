@@ -216,31 +216,30 @@ class PostgresStore(PgRecordTables, QueuedStore):
     def _write_batch(self, rendered: batch.Batch) -> None:
         rows, responses, deletions = rendered.rows, rendered.responses, rendered.deletions
         deltas = rendered.deltas
-        pieces = self._pieces.due(rows)
-        try:
-            with contextlib.ExitStack() as stack:
-                conn = self._begin(stack)
-                cur = stack.enter_context(conn.cursor())
-                if pieces:
-                    # one statement for the batch's pieces (arrays, in binary), in digest order
-                    cur.execute(bodies.UPSERT_ARRAYS_SQL, bodies.upsert_arrays(pieces))
-                if rows:
-                    with cur.copy(_COPY) as copy:
-                        copy.set_types(_COPY_TYPES)
-                        for row in rows:
-                            copy.write_row(_fit(_ROW_VALUES(row)))
-                    # Key order: two instances upserting the same keys lock them in the same order.
-                    pg_rollups.add_levels(conn, deltas)
-                if responses:
-                    values = [self._response_values(stored) for stored in responses]
-                    cur.execute(PUT_RESPONSES, put_responses_params(values))
-                if deletions:  # after the puts: a response deleted while queued never comes back
-                    cur.execute(DELETE_RESPONSES, [[d.id for d in deletions]])
-        except psycopg.Error as exc:
-            if isinstance(exc, psycopg.OperationalError) or (self._wconn is not None and self._wconn.broken):
-                self._reset_writer()
-            raise
-        self._pieces.note(pieces)
+        with self._pieces.writing(rows) as pieces:
+            try:
+                with contextlib.ExitStack() as stack:
+                    conn = self._begin(stack)
+                    cur = stack.enter_context(conn.cursor())
+                    if pieces:
+                        # one statement for the batch's pieces (arrays, in binary), in digest order
+                        cur.execute(bodies.UPSERT_ARRAYS_SQL, bodies.upsert_arrays(pieces))
+                    if rows:
+                        with cur.copy(_COPY) as copy:
+                            copy.set_types(_COPY_TYPES)
+                            for row in rows:
+                                copy.write_row(_fit(_ROW_VALUES(row)))
+                        # Key order: two instances upserting the same keys lock them in the same order.
+                        pg_rollups.add_levels(conn, deltas)
+                    if responses:
+                        values = [self._response_values(stored) for stored in responses]
+                        cur.execute(PUT_RESPONSES, put_responses_params(values))
+                    if deletions:  # after the puts: a response deleted while queued never comes back
+                        cur.execute(DELETE_RESPONSES, [[d.id for d in deletions]])
+            except psycopg.Error as exc:
+                if isinstance(exc, psycopg.OperationalError) or (self._wconn is not None and self._wconn.broken):
+                    self._reset_writer()
+                raise
         self._responses.settle(responses, deletions)
 
     def _maintain(self) -> bool:

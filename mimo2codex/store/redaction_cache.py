@@ -81,7 +81,7 @@ class Piece:
         self._utf8 = utf8
         self.plain = plain
         self._digest: bytes | None = None
-        self.written: tuple[object, int] | None = None
+        self.written = 0  # unmarked
 
     @property
     def digest(self) -> bytes:

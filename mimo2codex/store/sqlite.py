@@ -239,32 +239,31 @@ class SqliteStore(RecordTables, QueuedStore):
 
     def _write_batch(self, rendered: batch.Batch) -> None:
         rows, responses, deletions = rendered.rows, rendered.responses, rendered.deletions
-        pieces = self._pieces.due(rows)
-        try:
-            conn = self._writer_conn()
-            conn.execute("BEGIN IMMEDIATE")
+        with self._pieces.writing(rows) as pieces:
             try:
-                if pieces:
-                    _PIECE_UPSERTS.execute(conn, _piece_values(pieces))
-                if rows:
-                    self._insert_rows(conn, rows)
-                    sqlite_rollups.add_levels(conn, rendered.deltas)
-                if responses:
-                    values: list[Any] = []
-                    for stored in responses:
-                        values += self._response_values(stored)
-                    _RESPONSE_PUTS.execute(conn, values)
-                if deletions:  # after the puts: a response deleted while queued never comes back
-                    _RESPONSE_DELETES.execute(conn, [d.id for d in deletions])
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
+                conn = self._writer_conn()
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    if pieces:
+                        _PIECE_UPSERTS.execute(conn, _piece_values(pieces))
+                    if rows:
+                        self._insert_rows(conn, rows)
+                        sqlite_rollups.add_levels(conn, rendered.deltas)
+                    if responses:
+                        values: list[Any] = []
+                        for stored in responses:
+                            values += self._response_values(stored)
+                        _RESPONSE_PUTS.execute(conn, values)
+                    if deletions:  # after the puts: a response deleted while queued never comes back
+                        _RESPONSE_DELETES.execute(conn, [d.id for d in deletions])
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.DatabaseError:
+                self._reset_writer()
                 raise
-        except sqlite3.DatabaseError:
-            self._reset_writer()
-            raise
-        self._pieces.note(pieces)
         self._responses.settle(responses, deletions)
 
     @staticmethod

@@ -120,6 +120,38 @@ def test_a_lost_piece_reads_as_a_marker_not_as_other_text(tmp_path: Path) -> Non
         store.close()
 
 
+def test_pieces_of_a_batch_that_failed_are_written_with_the_next(tmp_path: Path, monkeypatch: Any) -> None:
+    """The ledger marks a batch's pieces when it plans them: a batch that fails (dropped, counted)
+    must not leave the next turns of its sessions pointing at pieces that were never written."""
+    records = session_records(sessions=2, turns=6)
+    store = SqliteStore(tmp_path / "data.db", policy=_policy())
+    store.open()
+    try:
+        real = store._insert_rows
+        calls = [0]
+
+        def fail_once(conn: sqlite3.Connection, rows: Any) -> None:
+            calls[0] += 1
+            if calls[0] == 2:  # the second batch: its pieces were planned, then the write fails
+                raise sqlite3.OperationalError("database is locked")
+            real(conn, rows)
+
+        monkeypatch.setattr(store, "_insert_rows", fail_once)
+        for at in range(0, len(records), 4):  # a batch per flush: 4 rows, two turns of each session
+            for record in records[at : at + 4]:
+                store.submit(record)
+            store.flush(10)
+        state = store.state()
+        assert (state.written, state.dropped) == (len(records) - 4, 4)
+        expect = _policy()
+        for log_id, record in enumerate([*records[:4], *records[8:]], start=1):
+            row = store.log(log_id)
+            assert row is not None
+            assert row["request_body"] == expect.render(record.request_body)
+    finally:
+        store.close()
+
+
 def test_a_database_from_before_the_pieces_is_migrated_and_keeps_its_rows(tmp_path: Path) -> None:
     path = tmp_path / "data.db"
     store = SqliteStore(path, policy=CapturePolicy.build("full", 256 << 10, []))

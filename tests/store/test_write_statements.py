@@ -3,6 +3,7 @@ or arrays (PostgreSQL), with the same rows, pieces and rollup totals as one stat
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
 from pathlib import Path
@@ -207,9 +208,9 @@ def test_the_ledger_marks_the_pieces_it_knows_written_and_trusts_only_its_own_ma
     due = ledger.due(_ledger_rows(1_000, pieces))
     assert set(due) == {first.digest, second.digest}
     ledger.note(due)
-    assert ledger.due(_ledger_rows(2_000, pieces)) == {}  # found written in the ledger: marked
-    assert first.written is not None
-    assert second.written is not None
+    assert ledger.due(_ledger_rows(2_000, pieces)) == {}  # marked when they were due
+    assert first.written
+    assert second.written
     # a third piece pushes the first out of the (2-entry) ledger: its mark still answers for it
     ledger.note({b"\x00" * bodies.DIGEST_BYTES: (2_000, "another piece")})
     assert ledger.due(_ledger_rows(3_000, pieces)) == {}
@@ -225,6 +226,18 @@ def test_the_ledger_marks_the_pieces_it_knows_written_and_trusts_only_its_own_ma
     # after a prune, what the marks say may be gone: every piece is upserted again
     ledger.forget()
     assert set(ledger.due(_ledger_rows(later, pieces))) == {first.digest, second.digest}
+
+
+def test_pieces_due_in_a_write_that_failed_are_due_again() -> None:
+    first, second = Piece("a" * 3000), Piece("b" * 3000)
+    ledger = bodies.PieceLedger()
+    with contextlib.suppress(sqlite3.OperationalError), ledger.writing(_ledger_rows(1_000, [first])) as due:
+        assert set(due) == {first.digest}
+        raise sqlite3.OperationalError("database is locked")
+    # the next batch: the piece marked for the failed write is due again, with the new one
+    with ledger.writing(_ledger_rows(2_000, [first, second])) as due:
+        assert set(due) == {first.digest, second.digest}
+    assert ledger.due(_ledger_rows(3_000, [first, second])) == {}  # written: passed over
 
 
 def test_a_none_binds_as_null_on_any_connection_once_a_sqlite_store_is_open(tmp_path: Path) -> None:
