@@ -91,7 +91,8 @@ def unseen(
             same = guess
         else:
             same = _same_start(data, start, view, limit, grain)
-    split = max(data.rfind(mark, start, start + same) for mark in SPLITS)
+    # the last mark of SPLITS in the equal run (both spelled out: no generator to run a row)
+    split = max(data.rfind(b',"', start, start + same), data.rfind(b",{", start, start + same))
     a = start if split < 0 else split + 1
     # the runs may overlap (an insertion of bytes the previous request had around it): both ends
     # are then redacted unchanged, and so is the whole
