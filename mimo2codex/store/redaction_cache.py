@@ -67,8 +67,8 @@ class Piece:
     nothing): the digest then hashes it instead of encoding the text again. ``plain``: the text is
     the raw piece as it was, neither prepared nor redacted into anything else (see
     :mod:`mimo2codex.store.unseen`). ``written``: left by the store's
-    :class:`~mimo2codex.store.bodies.PieceLedger` once it knows the piece is stored (its own
-    business; a piece met again every turn then costs the ledger no lookup).
+    :class:`~mimo2codex.store.bodies.PieceLedger` once it knows the piece is stored or planned in a
+    write (its own business, 0 until then; a piece met again every turn then costs it no lookup).
     """
 
     __slots__ = ("_digest", "_utf8", "plain", "size", "text", "written")
