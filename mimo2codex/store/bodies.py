@@ -80,8 +80,8 @@ class PieceLedger:
     prune and after a write that failed (its pieces were marked when it was planned), and another
     ledger (another store sharing the capture policy) does not take this one's marks for its own.
 
-    Only the writer thread calls :meth:`due` and :meth:`note`; the lock is for :meth:`forget` from
-    maintenance.
+    Only the writer thread calls :meth:`writing` (or :meth:`due` and :meth:`note`); the lock is for
+    :meth:`forget` from maintenance.
     """
 
     def __init__(self, size: int = LEDGER_SIZE) -> None:

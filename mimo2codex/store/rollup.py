@@ -116,9 +116,7 @@ class Rollup:
         get = row.get  # a row per logged request: spelled out, no loop over the counters' names
         self.requests += 1
         if is_error_row(row):
-            self.errors += 1
-            code = get("error_code") or f"http_{get('status_code')}"
-            self.errors_by_code[code] = self.errors_by_code.get(code, 0) + 1
+            self._add_error(row)
         if get("outcome") == "cancelled":
             self.cancelled += 1
         self.prompt_tokens += int(get("prompt_tokens") or 0)
@@ -153,9 +151,7 @@ class Rollup:
         if any(map(_is_set, codes)) or max(map(int, filter(None, statuses)), default=0) >= 400:
             for row in rows:  # errors are few: counted by code row by row
                 if is_error_row(row):
-                    self.errors += 1
-                    code = row.get("error_code") or f"http_{row.get('status_code')}"
-                    self.errors_by_code[code] = self.errors_by_code.get(code, 0) + 1
+                    self._add_error(row)
         self.requests += len(rows)
         self.cancelled += columns["outcome"].count("cancelled")
         self.prompt_tokens += _total(columns["prompt_tokens"])
@@ -183,6 +179,11 @@ class Rollup:
                 pairs = zip(present_ttfts, ttft_buckets, strict=True)
                 ttft_buckets = [histogram.bucket_of(int(t)) if b is None else b for t, b in pairs]
             _count_into(self.ttft, ttft_buckets)
+
+    def _add_error(self, row: Mapping[str, Any]) -> None:
+        self.errors += 1
+        code = row.get("error_code") or f"http_{row.get('status_code')}"
+        self.errors_by_code[code] = self.errors_by_code.get(code, 0) + 1
 
     def merge(self, other: Rollup) -> Rollup:
         for name in COUNTERS:

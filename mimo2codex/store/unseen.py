@@ -91,8 +91,8 @@ def unseen(
             same = guess
         else:
             same = _same_start(data, start, view, limit, grain)
-    # the last mark of SPLITS in the equal run (both spelled out: no generator to run a row)
-    split = max(data.rfind(b',"', start, start + same), data.rfind(b",{", start, start + same))
+    # the last mark of SPLITS in the equal run (two calls spelled out: no generator to run a row)
+    split = max(data.rfind(SPLITS[0], start, start + same), data.rfind(SPLITS[1], start, start + same))
     a = start if split < 0 else split + 1
     # the runs may overlap (an insertion of bytes the previous request had around it): both ends
     # are then redacted unchanged, and so is the whole
