@@ -134,6 +134,14 @@ def _byte_positions(raw: bytes) -> dict[str, Sequence[int]]:
     return found
 
 
+def _no_words(low: bytes) -> bool:
+    """Whether the lowered UTF-8 ``low`` has none of the words :func:`_byte_positions` looks for (the
+    usual body): its passes without the Python that lists and filters what they find. Each test
+    here is wider than the one there (a "ken" not after "to", a word without its follower), so a
+    text this passes has no position there either."""
+    return _K_WORDS.search(low) is None and _VENDOR_DASH.search(low) is None and max(map(low.find, _FOUND_NEEDLES)) < 0
+
+
 def _find_all(haystack: Any, needle: Any) -> list[int]:
     found = []
     at = haystack.find(needle)
@@ -220,7 +228,10 @@ def redact_utf8(raw: bytes) -> str:
         return redact(raw.decode("utf-8", "replace"))
     if len(raw) < _ANCHORED_MIN:
         return _redact_scan(text)
-    if not raw.isascii() and any(rare in raw and odd in raw for rare, odd in _ODD_BYTES):
+    if raw.isascii():
+        if _no_words(raw.lower()):
+            return text  # the usual body: no word a match could start at
+    elif any(rare in raw and odd in raw for rare, odd in _ODD_BYTES):
         return _redact_scan(text)
     return _redact_anchored(text, raw)
 
@@ -228,7 +239,7 @@ def redact_utf8(raw: bytes) -> str:
 def unchanged_utf8(raw: bytes) -> bool:
     """Whether :func:`redact_utf8` gives ``raw``'s own text back. Told from the bytes alone for most
     bodies (ASCII and none of the words a match starts at), without decoding them."""
-    if len(raw) >= _ANCHORED_MIN and raw.isascii() and not any(_byte_positions(raw).values()):
+    if len(raw) >= _ANCHORED_MIN and raw.isascii() and _no_words(raw.lower()):
         return True
     return redact_utf8(raw).encode("utf-8", "surrogatepass") == raw
 

@@ -113,14 +113,15 @@ def _utf8(body: Any) -> bytes | None:
     """A body as UTF-8 bytes: the raw request bytes as they are, anything else serialized once."""
     if body is None:
         return None
-    if isinstance(body, bytes):
-        return body
-    if isinstance(body, (bytearray, memoryview)):
-        return bytes(body)
-    if isinstance(body, str):
-        return body.encode("utf-8", "replace")
-    if isinstance(body, list) and all(isinstance(piece, (bytes, str)) for piece in body):
-        return b"".join(p if isinstance(p, bytes) else p.encode("utf-8", "replace") for p in body)
+    if type(body) is not dict:  # a response object (most rows) goes straight to orjson
+        if isinstance(body, bytes):
+            return body
+        if isinstance(body, (bytearray, memoryview)):
+            return bytes(body)
+        if isinstance(body, str):
+            return body.encode("utf-8", "replace")
+        if isinstance(body, list) and all(isinstance(piece, (bytes, str)) for piece in body):
+            return b"".join(p if isinstance(p, bytes) else p.encode("utf-8", "replace") for p in body)
     try:
         return orjson.dumps(body, default=str)
     except TypeError:

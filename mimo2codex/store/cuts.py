@@ -28,32 +28,38 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from itertools import accumulate
 
+from mimo2codex.store.unseen import Runs
+
 #: between two items of a JSON array (compact, as Codex and orjson write it)
 BOUNDARY = b"},{"
 
 
 def split(
-    data: bytes, min_piece: int, old: bytes | None, old_sizes: list[int], prefix: int | None = None
+    data: bytes, min_piece: int, old: bytes | None, old_sizes: list[int], runs: Runs | None = None
 ) -> tuple[int, list[bytes], int]:
     """``data`` cut into pieces, as ``(head, raws, tail)``: the previous body's first ``head`` pieces,
     then the new ``raws``, then the previous body's pieces from index ``tail`` on (none when
     ``tail == len(old_sizes)``; with no previous body, ``(0, raws, 0)``).
 
     ``old`` is the previous body of the session and ``old_sizes`` its pieces' sizes in bytes.
-    ``prefix``: a length ``data`` is known to share with ``old`` (:func:`~mimo2codex.store.unseen.known_runs`),
-    so the head is read off the cuts instead of searched for.
+    ``runs``: the equal runs ``data`` is known to share with ``old``
+    (:func:`~mimo2codex.store.unseen.known_runs`): the head is read off the cuts instead of searched
+    for, and a tail is compared only up to where the equal end run begins.
     """
     if old is None or not old_sizes:
         return 0, _cut(data, 0, min_piece), 0
     cuts = list(accumulate(old_sizes, initial=0))  # cuts[i]: where the previous piece i starts
     count = len(old_sizes)
     view = memoryview(old)
-    head = _head(data, view, cuts, count) if prefix is None else _known_head(data, view, cuts, count, prefix)
+    if runs is None:
+        head, equal_from = _head(data, view, cuts, count), len(data)
+    else:
+        head, equal_from = _known_head(data, view, cuts, count, runs[0]), runs[1]
     at = cuts[head]
     shift = len(old) - len(data)  # an offset in data is offset + shift in old, in the tail
     raws: list[bytes] = []
     while True:
-        tail = _tail(data, at, view, cuts, count, shift)
+        tail = _tail(data, at, view, cuts, count, shift, equal_from)
         if tail:
             return head, raws, tail
         cut = data.find(BOUNDARY, at + min_piece)
@@ -90,11 +96,12 @@ def _known_head(data: bytes, old: memoryview, cuts: list[int], count: int, prefi
     return head
 
 
-def _tail(data: bytes, at: int, old: memoryview, cuts: list[int], count: int, shift: int) -> int:
-    """The previous piece from which on ``data[at:]`` is the previous body's end, or 0."""
+def _tail(data: bytes, at: int, old: memoryview, cuts: list[int], count: int, shift: int, equal_from: int) -> int:
+    """The previous piece from which on ``data[at:]`` is the previous body's end, or 0.
+    ``data[equal_from:]`` is known to be: only the bytes before it are compared."""
     start = at + shift
     j = bisect_left(cuts, start, 1, count)
-    if j < count and cuts[j] == start and data.startswith(old[start:], at):
+    if j < count and cuts[j] == start and (at >= equal_from or data.startswith(old[start : equal_from + shift], at)):
         return j
     return 0
 

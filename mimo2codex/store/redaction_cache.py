@@ -207,12 +207,12 @@ class RedactionCache:
         if len(data) < 2 * self.min_piece:
             return [Piece(redact_utf8(prepare(data)))]
         session = _session_of(data)
-        with self._lock:
-            previous = None if session is None else self._sessions.get(session)
+        # one C call, atomic under the GIL: the entry is replaced whole (below), never changed in place
+        previous = None if session is None else self._sessions.get(session)
         old, old_sizes, old_pieces, was_plain, tail_at = previous if previous is not None else _NO_SESSION
         # a Codex turn: its items inserted where the previous turn's ended (checked, see unseen.known_runs)
         runs = None if old is None or tail_at is None else known_runs(data, old, tail_at)
-        head, raws, tail = split(data, self.min_piece, old, old_sizes, None if runs is None else runs[0])
+        head, raws, tail = split(data, self.min_piece, old, old_sizes, runs)
         # counted with the session's entry below (no session, no previous request: both stay 0)
         reused = head + len(old_pieces) - tail  # the runs taken from the previous request
         new: list[Piece] | None = None
@@ -230,17 +230,16 @@ class RedactionCache:
             tail_at = measured if runs is None or tail_at is None else tail_at + len(data) - len(old)
         else:
             tail_at = None
-        fresh = 0  # new pieces not looked up in the shared cache (misses; _cached counts its own)
         if new is None:
             new = self._cached(raws, prepare)
-        else:
-            fresh = len(raws)
+            fresh, new_plain = 0, all(piece.plain for piece in new)  # _cached counts its own misses
+        else:  # made plain by _plain_pieces, not looked up in the shared cache: misses
+            fresh, new_plain = len(raws), True
         pieces = [*old_pieces[:head], *new, *old_pieces[tail:]]
         if session is not None:
             sizes = [*old_sizes[:head], *map(len, raws), *old_sizes[tail:]]
             # the reused runs are plain when the previous request was (or there are none)
-            runs_plain = was_plain or (head == 0 and tail == len(old_pieces))
-            plain = runs_plain and all(piece.plain for piece in new)
+            plain = new_plain and (was_plain or (head == 0 and tail == len(old_pieces)))
             with self._lock:
                 self.hits += reused
                 self.misses += fresh

@@ -17,7 +17,6 @@ from mimo2codex.redaction import redact
 from mimo2codex.request_log import RequestRecord
 from mimo2codex.store import bodies, histogram
 from mimo2codex.store.capture import CapturePolicy, cap
-from mimo2codex.store.redaction_cache import Piece
 
 #: the log's columns in table order (``id`` is the backend's own key); types for DDL generators
 LOG_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -98,8 +97,6 @@ def _client(user_agent: str, secrets: tuple[str, ...]) -> tuple[str, str | None]
 
 
 def _int(value: Any) -> int | None:
-    if type(value) is int:  # the usual token count: no isinstance calls (bool is not int here)
-        return value
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, (int, float)):
@@ -107,23 +104,34 @@ def _int(value: Any) -> int | None:
     return None
 
 
-def usage_columns(usage: dict[str, Any] | None) -> dict[str, int | None]:
-    """Token columns from Responses-shaped usage (``input_tokens``, ``*_details``)."""
+Tokens = tuple[int | None, int | None, int | None, int | None, int | None]
+
+
+def usage_columns(usage: dict[str, Any] | None) -> Tokens:
+    """The token columns (``prompt``, ``completion``, ``total``, ``cached``, ``reasoning``) from
+    Responses-shaped usage (``input_tokens``, ``*_details``). A count is almost always an int: it
+    is taken as it is, without a call (bool is not int here)."""
     usage = usage if isinstance(usage, dict) else {}
     in_details = usage.get("input_tokens_details") or {}
     out_details = usage.get("output_tokens_details") or {}
-    prompt = _int(usage.get("input_tokens"))
-    completion = _int(usage.get("output_tokens"))
-    total = _int(usage.get("total_tokens"))
-    if total is None and prompt is not None and completion is not None:
-        total = prompt + completion
-    return {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": total,
-        "cached_tokens": _int(in_details.get("cached_tokens")) if isinstance(in_details, dict) else None,
-        "reasoning_tokens": _int(out_details.get("reasoning_tokens")) if isinstance(out_details, dict) else None,
-    }
+    prompt = usage.get("input_tokens")
+    if type(prompt) is not int:
+        prompt = _int(prompt)
+    completion = usage.get("output_tokens")
+    if type(completion) is not int:
+        completion = _int(completion)
+    total = usage.get("total_tokens")
+    if type(total) is not int:
+        total = _int(total)
+        if total is None and prompt is not None and completion is not None:
+            total = prompt + completion
+    cached = in_details.get("cached_tokens") if isinstance(in_details, dict) else None
+    if type(cached) is not int:
+        cached = _int(cached)
+    reasoning = out_details.get("reasoning_tokens") if isinstance(out_details, dict) else None
+    if type(reasoning) is not int:
+        reasoning = _int(reasoning)
+    return prompt, completion, total, cached, reasoning
 
 
 def record_to_row(record: RequestRecord, policy: CapturePolicy, instance: str) -> dict[str, Any]:
@@ -131,6 +139,7 @@ def record_to_row(record: RequestRecord, policy: CapturePolicy, instance: str) -
     duration = round(record.duration_ms)
     ttft = None if record.first_event_ms is None else round(record.first_event_ms)
     user_agent, version = _client(record.user_agent[:_USER_AGENT_BYTES], policy.secrets)
+    prompt, completion, total, cached, reasoning = usage_columns(record.usage)
     row: dict[str, Any] = {
         "ts": int(record.started_at * 1000),
         "request_id": record.request_id,
@@ -140,7 +149,11 @@ def record_to_row(record: RequestRecord, policy: CapturePolicy, instance: str) -
         "endpoint": record.endpoint,
         "status_code": record.status,
         "duration_ms": duration,
-        **usage_columns(record.usage),
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": total,
+        "cached_tokens": cached,
+        "reasoning_tokens": reasoning,
         "stream": int(record.stream),
         "error_code": record.error_code,
         "error_snippet": policy.scrub(record.error_message, ERROR_SNIPPET_BYTES),
@@ -170,12 +183,11 @@ def record_to_row(record: RequestRecord, policy: CapturePolicy, instance: str) -
     response = policy.render_pieces(record.response_body)
     row["request_body"], row["request_pieces"] = bodies.columns(request)
     row["response_body"], row["response_pieces"] = bodies.columns(response)
-    pieces: list[Piece] = []
-    for rendered in (request, response):
-        if rendered is not None and len(rendered) > 1:
-            pieces += rendered
-    if pieces:
-        row[bodies.PIECES] = pieces
+    # the pieces of the bodies kept as manifests (read only: the redaction cache holds these lists too)
+    if request is not None and len(request) > 1:
+        row[bodies.PIECES] = request if response is None or len(response) == 1 else [*request, *response]
+    elif response is not None and len(response) > 1:
+        row[bodies.PIECES] = response
     return row
 
 

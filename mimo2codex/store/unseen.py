@@ -75,12 +75,12 @@ def unseen(
     equal end run begins (for :func:`known_runs` on the next turn). ``runs``: as :func:`known_runs`
     gives them, instead of measuring.
     """
-    view = memoryview(old)
     if runs is not None:
         prefix, suffix = runs
         same = min(max(0, prefix - start), end - start)
         same_end = min(max(0, end - suffix), end - start)
     else:
+        view = memoryview(old)
         same_end = _same_end(data, end, view, end + shift, min(end - start, end + shift), grain)
         # A Codex turn inserts items: the bytes equal at the start then reach at least where those
         # equal at the end begin in the previous request, less the grain that run was measured to.
