@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import operator
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -38,7 +37,6 @@ _DATA_URL = re.compile(rb"data:(image/[\w.+-]+);base64,([A-Za-z0-9+/=]+)")
 #: and a key cut in half at the edge of the prefix must still end up beyond the cap
 _REDACT_MARGIN = 64 << 10
 _MASK_BYTES = MASK.encode()
-_SIZE = operator.attrgetter("size")
 
 
 def parse_body_mode(value: str) -> BodyMode:
@@ -94,7 +92,7 @@ def cap_pieces(pieces: list[Piece], max_bytes: int, raw_size: int | None = None)
     rendered from, spares adding up their sizes when even the largest growth stays under the cap."""
     if raw_size is not None and raw_size * _MAX_GROWTH <= max_bytes:
         return pieces
-    total = sum(map(_SIZE, pieces))
+    total = sum([piece.size for piece in pieces])  # faster than attrgetter on a slot (3.11)
     if total <= max_bytes:
         return pieces
     kept: list[Piece] = []

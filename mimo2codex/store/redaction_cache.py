@@ -37,7 +37,6 @@ their raw bytes, in memory only: a cache belongs to one policy (one secret list)
 from __future__ import annotations
 
 import hashlib
-import operator
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -95,13 +94,11 @@ class Piece:
         return f"Piece({self.text[:40]!r}..., {self.size} bytes)"
 
 
-_DIGEST = operator.attrgetter("_digest")
-
-
 def digests_of(pieces: list[Piece]) -> list[bytes]:
-    """The pieces' digests in order: read off the pieces in one C pass (a Codex turn's pieces met
-    before have theirs, ~17 of 19), then the missing ones hashed, found with ``list.index``."""
-    digests: list[bytes | None] = list(map(_DIGEST, pieces))
+    """The pieces' digests in order: read off the pieces (a Codex turn's pieces met before have
+    theirs, ~17 of 19), then the missing ones hashed, found with ``list.index``. (A comprehension:
+    3.11 reads a slot in it faster than ``attrgetter`` does in C.)"""
+    digests: list[bytes | None] = [piece._digest for piece in pieces]
     at = -1
     try:
         while True:
