@@ -11,10 +11,13 @@ verbatim first, so even a key with no recognisable shape never leaves the proces
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+
+from mimo2codex.pattern_set import PatternSet, compile_set
 
 MASK = "[REDACTED]"
 
@@ -53,7 +56,7 @@ _ANCHORS: tuple[tuple[re.Pattern[str], tuple[tuple[str, tuple[int, ...]], ...]],
     # sk- pk- rk- ak- tp-: found at their dash, as "k-" (see _VENDOR_DASH)
     (_VENDOR_KEY, (("k-", (1,)),)),
 )
-_ANCHORED_MIN = 512
+ANCHORED_MIN = 512
 #: characters that case-insensitive matching equates with an ASCII letter of the words, but that
 #: lowering does not turn into it: such a text takes the full scan
 _CASE_ODDITIES = ("\u017f", "\u0130", "\u0131", "\u212a")
@@ -71,10 +74,16 @@ _CASE_ODDITIES = ("\u017f", "\u0130", "\u0131", "\u212a")
 #: pattern itself (a lookahead, tried only where "key" or "ken" matched), so the "tokens" of every
 #: response's usage cost no step in Python. A byte from 0x80 may begin a non-ASCII space (``\s`` on
 #: str), so it is kept.
-_K_WORDS = re.compile(rb"k(?:ey|en)(?=[\t-\r\x1c-\x1f \"':=\x80-\xff])")  # no lookbehind: slower
+#: what may follow "key" or "token" where a match starts: a name's end
+_NAME_END_CLASS = rb"[\t-\r\x1c-\x1f \"':=\x80-\xff]"
+_K_WORDS = re.compile(rb"k(?:ey|en)(?=" + _NAME_END_CLASS + rb")")  # no lookbehind: slower
 _VENDOR_DASH = re.compile(rb"-(?<=[kp]-)")
 _FOUND_WORDS = ("author", "secret", "password", "bearer")
 _FOUND_NEEDLES = (b"authorization", b"secret", b"password", b"bearer")
+#: :func:`_no_words_in`'s tests as one pattern set on the bytes before lowering, case-insensitive
+#: (ASCII letters, as ``bytes.lower``): the four words, a "k" word with its name's end, a vendor
+#: prefix's dash
+ANCHOR_PATTERNS = (*_FOUND_NEEDLES, rb"k(?:ey|en)" + _NAME_END_CLASS, rb"[kp]-")
 _SPACES = frozenset(b" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f") | frozenset(range(0x80, 0x100))
 _NAME_END = _SPACES | frozenset(b"\"':=")
 #: the found words but "author" (followed by "ization", in its needle), with what may follow them
@@ -134,9 +143,24 @@ def _byte_positions(raw: bytes) -> dict[str, Sequence[int]]:
     return found
 
 
-def _no_words(low: bytes) -> bool:
-    """Whether the lowered UTF-8 ``low`` has none of the words :func:`_byte_positions` looks for (the
-    usual body): its passes without the Python that lists and filters what they find. Each test
+@functools.cache
+def _anchor_set() -> PatternSet | None:
+    return compile_set(ANCHOR_PATTERNS, [True] * len(ANCHOR_PATTERNS))
+
+
+def _no_words(raw: bytes) -> bool:
+    """Whether the UTF-8 ``raw`` has none of the words :func:`_byte_positions` looks for (the usual
+    body): one Hyperscan pass (:mod:`mimo2codex.pattern_set`) where it runs, else
+    :func:`_no_words_in` its lowered bytes."""
+    anchors = _anchor_set()
+    if anchors is not None:
+        return not anchors.any_in(raw)
+    return _no_words_in(raw.lower())
+
+
+def _no_words_in(low: bytes) -> bool:
+    """:func:`_no_words` of the lowered ``low`` with the standard library: the passes of
+    :func:`_byte_positions` without the Python that lists and filters what they find. Each test
     here is wider than the one there (a "ken" not after "to", a word without its follower), so a
     text this passes has no position there either."""
     return _K_WORDS.search(low) is None and _VENDOR_DASH.search(low) is None and max(map(low.find, _FOUND_NEEDLES)) < 0
@@ -206,7 +230,7 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     for secret in secrets:
         if secret and len(secret) >= 4:
             text = text.replace(secret, MASK)
-    if len(text) >= _ANCHORED_MIN and not any(odd in text for odd in _CASE_ODDITIES):
+    if len(text) >= ANCHORED_MIN and not any(odd in text for odd in _CASE_ODDITIES):
         return _redact_anchored(text)
     return _redact_scan(text)
 
@@ -226,10 +250,10 @@ def redact_utf8(raw: bytes) -> str:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         return redact(raw.decode("utf-8", "replace"))
-    if len(raw) < _ANCHORED_MIN:
+    if len(raw) < ANCHORED_MIN:
         return _redact_scan(text)
     if raw.isascii():
-        if _no_words(raw.lower()):
+        if _no_words(raw):
             return text  # the usual body: no word a match could start at
     elif any(rare in raw and odd in raw for rare, odd in _ODD_BYTES):
         return _redact_scan(text)
@@ -239,7 +263,7 @@ def redact_utf8(raw: bytes) -> str:
 def unchanged_utf8(raw: bytes) -> bool:
     """Whether :func:`redact_utf8` gives ``raw``'s own text back. Told from the bytes alone for most
     bodies (ASCII and none of the words a match starts at), without decoding them."""
-    if len(raw) >= _ANCHORED_MIN and raw.isascii() and _no_words(raw.lower()):
+    if len(raw) >= ANCHORED_MIN and raw.isascii() and _no_words(raw):
         return True
     return redact_utf8(raw).encode("utf-8", "surrogatepass") == raw
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from unittest import mock
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -82,8 +83,33 @@ def test_anchored_equals_full_scan(pieces: list[str], pad: int) -> None:
     assert redaction.redact_utf8(text.encode()) == redaction.redact(text)
     raw = text.encode()
     assert redaction.unchanged_utf8(raw) == (redaction.redact_utf8(raw) == text)
-    if redaction._no_words(raw.lower()):  # the shortcut: only where the positions find nothing either
+    if redaction._no_words(raw):  # the shortcut: only where the positions find nothing either
         assert not any(redaction._byte_positions(raw).values())
+    anchors = redaction._anchor_set()
+    if anchors is not None:  # the one Hyperscan pass answers as the standard library's passes
+        assert anchors.any_in(raw) is not redaction._no_words_in(raw.lower())
+        upper = raw.upper()
+        assert anchors.any_in(upper) is not redaction._no_words_in(upper.lower())
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=120), st.integers(0, 600))
+def test_without_hyperscan_the_same_redaction(pieces: list[str], pad: int) -> None:
+    text = "p" * pad + "".join(pieces)
+    raw = text.encode()
+    with mock.patch.object(redaction, "_anchor_set", return_value=None):  # the standard library's passes
+        assert redaction.redact_utf8(raw) == redaction.redact(text)
+        assert redaction.unchanged_utf8(raw) == (redaction.redact_utf8(raw) == text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300), st.lists(st.sampled_from(FRAGMENTS), max_size=8))
+def test_hyperscan_pass_equals_the_standard_library_on_any_bytes(noise: bytes, pieces: list[str]) -> None:
+    anchors = redaction._anchor_set()
+    if anchors is None:
+        return  # nothing to compare on this machine (test_pattern_set says where it must run)
+    raw = noise + "".join(pieces).encode() + noise
+    assert anchors.any_in(raw) is not redaction._no_words_in(raw.lower())
 
 
 def test_long_bodies_are_redacted_like_short_ones() -> None:

@@ -18,13 +18,15 @@ import base64
 import binascii
 import hashlib
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import orjson
 
-from mimo2codex.redaction import MASK, redact
+from mimo2codex.pattern_set import PatternSet, compile_set
+from mimo2codex.redaction import ANCHOR_PATTERNS, ANCHORED_MIN, MASK, redact
 from mimo2codex.request_log import RequestRecord
 from mimo2codex.store.redaction_cache import Piece, RedactionCache
 
@@ -126,6 +128,36 @@ def _utf8(body: Any) -> bytes | None:
         return repr(body).encode("utf-8", "replace")
 
 
+class Untouched:
+    """Tells in one pass (:mod:`mimo2codex.pattern_set`) that rendering leaves a body's bytes as they
+    are: ASCII of at least :data:`~mimo2codex.redaction.ANCHORED_MIN` bytes with no data URL, no
+    known secret and no anchor word of the redaction, where the standard library makes a pass for
+    each (``CapturePolicy._prepare``'s and :func:`~mimo2codex.redaction.unchanged_utf8`'s). False
+    means "not told": the caller checks as before. Compiled on first use, once per capture policy.
+    """
+
+    def __init__(self, secrets: tuple[bytes, ...]) -> None:
+        self._secrets = secrets
+        self._patterns: PatternSet | None = None
+        self._compiled = False
+        self._lock = threading.Lock()
+
+    def __call__(self, data: bytes) -> bool:
+        if not self._compiled:
+            self._compile()
+        patterns = self._patterns
+        return patterns is not None and len(data) >= ANCHORED_MIN and data.isascii() and not patterns.any_in(data)
+
+    def _compile(self) -> None:
+        with self._lock:
+            if not self._compiled:
+                # a secret byte for byte (\xHH: no character of it means anything to the pattern)
+                exact = [b"base64,", *(b"".join(b"\\x%02x" % byte for byte in secret) for secret in self._secrets)]
+                folded = [True] * len(ANCHOR_PATTERNS) + [False] * len(exact)
+                self._patterns = compile_set([*ANCHOR_PATTERNS, *exact], folded)
+                self._compiled = True
+
+
 @dataclass(frozen=True, slots=True)
 class CapturePolicy:
     mode: BodyMode = "errors-only"
@@ -137,6 +169,7 @@ class CapturePolicy:
     #: the secrets as UTF-8, and whether one could span a piece's cut (computed once, not per body)
     _secret_bytes: tuple[bytes, ...] = field(init=False, compare=False, repr=False)
     _secret_spans_cuts: bool = field(init=False, compare=False, repr=False)
+    _untouched: Untouched = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         encoded = tuple(s.encode("utf-8", "surrogatepass") for s in self.secrets if len(s) >= 4)
@@ -144,6 +177,7 @@ class CapturePolicy:
         # A body is redacted in parts split after a comma (redaction_cache, unseen): a secret with a
         # comma could span two, so such secrets are replaced in the whole body first.
         object.__setattr__(self, "_secret_spans_cuts", any(b"," in secret for secret in encoded))
+        object.__setattr__(self, "_untouched", Untouched(encoded))
 
     @classmethod
     def build(cls, mode: BodyMode, max_bytes: int, secrets: Sequence[str]) -> CapturePolicy:
@@ -180,11 +214,11 @@ class CapturePolicy:
             # cut on a character boundary (the margin keeps a key split here beyond the cap)
             data = data[:limit].decode("utf-8", "ignore").encode("utf-8", "surrogatepass")
         if self._secret_spans_cuts:
-            return cap_pieces(self.cache.pieces(self._prepare(data)), self.max_bytes)
+            return cap_pieces(self.cache.pieces(self._prepare(data), clean=self._untouched), self.max_bytes)
         # Piece by piece, and only for pieces not seen before: a data URL never contains ",{"
         # (base64 has none of these characters), nor does a known secret (checked above), so
         # neither can span a cut, and replacing them in each piece is replacing them in the whole.
-        return cap_pieces(self.cache.pieces(data, self._prepare), self.max_bytes, len(data))
+        return cap_pieces(self.cache.pieces(data, self._prepare, self._untouched), self.max_bytes, len(data))
 
     def _prepare(self, data: bytes) -> bytes:
         """Images digested and known secrets masked (before the redaction's search)."""

@@ -109,10 +109,16 @@ def digests_of(pieces: list[Piece]) -> list[bytes]:
 
 
 Prepare = Callable[[bytes], bytes]
+#: tells that ``redact_utf8(prepare(data))`` is ``data``'s own text (True), or cannot tell (False)
+Clean = Callable[[bytes], bool]
 
 
 def _as_is(data: bytes) -> bytes:
     return data
+
+
+def _cannot_tell(data: bytes) -> bool:
+    return False
 
 
 def _redact_together(raws: list[bytes], prepare: Prepare) -> list[Piece]:
@@ -144,10 +150,10 @@ def _redact_together(raws: list[bytes], prepare: Prepare) -> list[Piece]:
     return out
 
 
-def _plain_pieces(raws: list[bytes], middle: bytes, prepare: Prepare) -> list[Piece] | None:
+def _plain_pieces(raws: list[bytes], middle: bytes, prepare: Prepare, clean: Clean) -> list[Piece] | None:
     """``raws`` as plain pieces, when redacting ``middle`` (the bytes of them not seen before, see
     :mod:`mimo2codex.store.unseen`) changes nothing; else None."""
-    if middle and (prepare(middle) is not middle or not unchanged_utf8(middle)):
+    if middle and not clean(middle) and (prepare(middle) is not middle or not unchanged_utf8(middle)):
         return None
     return [Piece(raw.decode("utf-8", "surrogatepass"), len(raw), raw, plain=True) for raw in raws]
 
@@ -189,7 +195,7 @@ class RedactionCache:
         """``redact_utf8(prepare(data))``, from remembered pieces where it can."""
         return "".join(piece.text for piece in self.pieces(data, prepare))
 
-    def pieces(self, data: bytes, prepare: Prepare = _as_is) -> list[Piece]:
+    def pieces(self, data: bytes, prepare: Prepare = _as_is, clean: Clean = _cannot_tell) -> list[Piece]:
         """``data`` cut at item boundaries, each piece ``prepare``d and redacted (joined:
         ``redact_utf8(prepare(data))``). A body shorter than two pieces is one piece, not remembered.
 
@@ -199,9 +205,13 @@ class RedactionCache:
         the session's previous request (most of a Codex request) are taken as two runs of its list
         (:mod:`mimo2codex.store.cuts`), without a lookup each; when that request came back from
         redaction as it was, the new pieces are checked as a whole (:mod:`mimo2codex.store.unseen`)
-        and kept only in the session's entry.
+        and kept only in the session's entry. ``clean`` may tell that a body's bytes need nothing
+        (see :class:`~mimo2codex.store.capture.Untouched`), in one pass instead of those of
+        ``prepare`` and the redaction.
         """
         if len(data) < 2 * self.min_piece:
+            if clean(data):  # ASCII, and rendered as it is (most responses)
+                return [Piece(data.decode("ascii"), len(data), data)]
             return [Piece(redact_utf8(prepare(data)))]
         session = _session_of(data)
         # one C call, atomic under the GIL: the entry is replaced whole (below), never changed in place
@@ -221,7 +231,7 @@ class RedactionCache:
             start = sum(old_sizes[:head])
             end = start + sum(map(len, raws))
             a, b, measured = unseen(data, start, end, old, len(old) - len(data), runs=runs)
-            new = _plain_pieces(raws, data[a:b], prepare)
+            new = _plain_pieces(raws, data[a:b], prepare, clean)
             # where the next turn's items go: as measured, or (the runs were known) the same place,
             # moved by this turn's bytes (not the known run's start: that lies a grain further)
             tail_at = measured if runs is None or tail_at is None else tail_at + len(data) - len(old)
