@@ -88,8 +88,8 @@ def _head(data: bytes, old: memoryview, cuts: list[int], count: int) -> int:
 def _known_head(data: bytes, old: memoryview, cuts: list[int], count: int, prefix: int) -> int:
     """:func:`_head` when ``data`` is known to start with ``old[:prefix]``: the pieces that end within
     it, and the next one if it is equal too (``prefix`` may stop short of the pieces' end)."""
-    head = bisect_right(cuts, prefix, 0, count) - 1
-    if head + 1 < count and data.startswith(old[cuts[head] : cuts[head + 1]], cuts[head]):
+    head = bisect_right(cuts, prefix, 0, count) - 1  # cuts[head] <= prefix < cuts[head + 1]
+    if head + 1 < count and data.startswith(old[prefix : cuts[head + 1]], prefix):  # its bytes past prefix
         head += 1
     if head and data[cuts[head] : cuts[head] + 1] != b"{":
         head -= 1  # as in _head: data is not cut where that piece ended
