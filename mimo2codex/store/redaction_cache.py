@@ -100,12 +100,10 @@ def digests_of(pieces: list[Piece]) -> list[bytes]:
     3.11 reads a slot in it faster than ``attrgetter`` does in C.)"""
     digests: list[bytes | None] = [piece._digest for piece in pieces]
     at = -1
-    try:
-        while True:
-            at = digests.index(None, at + 1)
-            digests[at] = pieces[at].digest
-    except ValueError:  # none left without its digest
-        return digests  # type: ignore[return-value]  # every None was replaced
+    for _ in range(digests.count(None)):  # counted first: no ValueError raised to end the search
+        at = digests.index(None, at + 1)
+        digests[at] = pieces[at].digest
+    return digests  # type: ignore[return-value]  # every None was replaced
 
 
 Prepare = Callable[[bytes], bytes]
