@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mimo2codex import redaction
 from mimo2codex.redaction import ANCHORED_MIN, _no_words_in, unchanged_utf8
+from mimo2codex.store import capture
 from mimo2codex.store.capture import CapturePolicy, Untouched
 
 #: secrets with characters a pattern would read as syntax, and one that is a prefix of another
@@ -64,3 +68,18 @@ def test_a_policy_compiles_its_set_once_on_first_use() -> None:
     assert untouched._compiled is True
     assert untouched(body) == first
     assert untouched._patterns is patterns
+
+
+def test_without_hyperscan_a_codex_session_renders_as_the_full_scan(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.sessions import session_bodies
+    from bench.store_data import codex_request_body
+
+    monkeypatch.setattr(capture, "compile_set", lambda *_: None)
+    monkeypatch.setattr(redaction, "_anchor_set", lambda: None)
+    policy = CapturePolicy.build("full", 256 << 10, ["sk-proj-abcdefghijklmnop"])
+    for data in session_bodies(7, 5, json.loads(codex_request_body())):
+        pieces = policy.render_pieces(data)
+        assert pieces is not None
+        assert "".join(piece.text for piece in pieces) == redaction._redact_scan(policy._prepare(data).decode())
+    assert policy._untouched._compiled
+    assert policy._untouched._patterns is None  # the standard library's passes did it all
