@@ -1,10 +1,11 @@
 """A set of byte patterns asked one question in one pass: does any of them occur? (Hyperscan.)
 
-The request log's writer asks it of every body's new bytes: are the redaction's anchor words in
-them (:func:`mimo2codex.redaction.unchanged_utf8`)? The standard library answers with one pass per
-word (``bytes.find``, ``re``: ~0.5 ns a byte each, six of them after a lowering pass); Hyperscan's
-SIMD matcher answers for all of them in one pass, case-insensitively without lowering, and without
-holding the GIL (the writer's database thread runs meanwhile).
+The request log's writer asks it of every body's new bytes: is there a word of the redaction's, a
+data URL or a known secret in them (:class:`mimo2codex.store.capture.Untouched`,
+:func:`mimo2codex.redaction.unchanged_utf8`)? The standard library answers with one pass per pattern
+(``bytes.find``, ``re``, ``bytes.replace``: ~0.5 ns a byte each, the words after a lowering pass);
+Hyperscan's SIMD matcher answers for all of them in one pass, case-insensitively where asked without
+lowering, and without holding the GIL (the writer's database thread runs meanwhile).
 
 Optional: where the ``hyperscan`` package is missing or cannot run here (a CPU without SSSE3, a
 platform without its wheel), :func:`compile_set` gives None and the caller takes its standard-library
