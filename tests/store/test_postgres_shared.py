@@ -196,12 +196,14 @@ def test_out_of_range_values_are_clamped_not_dropped(postgres_url: str) -> None:
     store.open()
     try:
         rec = _record("x", 1, time.time())
-        rec.usage = {"input_tokens": 2**40, "output_tokens": 1}
+        rec.usage = {"input_tokens": 2**40, "output_tokens": -(2**40), "total_tokens": 5}
         store.submit(rec)
         assert store.flush(10)
         assert store.state().written == 1
         (row,) = store.tail(LogQuery(after_id=0))
         assert row["prompt_tokens"] == 2**31 - 1
+        assert row["completion_tokens"] == -(2**31 - 1)
+        assert row["total_tokens"] == 5
     finally:
         store.close()
 
