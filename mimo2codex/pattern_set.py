@@ -22,6 +22,12 @@ from typing import Any
 log = logging.getLogger("mimo2codex.pattern_set")
 
 
+def escaped(data: bytes) -> bytes:
+    """``data`` as pattern text matching these bytes, each as ``\\xHH`` (no byte is pattern syntax
+    then, and ``re`` and Hyperscan read it alike): for a key, or a character class's members."""
+    return b"".join(b"\\x%02x" % byte for byte in data)
+
+
 def _stop(*_: Any) -> bool:
     return True  # the first match answers the question: end the scan there
 

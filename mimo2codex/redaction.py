@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from mimo2codex.pattern_set import PatternSet, compile_set
+from mimo2codex.pattern_set import PatternSet, compile_set, escaped
 
 MASK = "[REDACTED]"
 
@@ -74,8 +74,10 @@ _CASE_ODDITIES = ("\u017f", "\u0130", "\u0131", "\u212a")
 #: pattern itself (a lookahead, tried only where "key" or "ken" matched), so the "tokens" of every
 #: response's usage cost no step in Python. A byte from 0x80 may begin a non-ASCII space (``\s`` on
 #: str), so it is kept.
-#: what may follow "key" or "token" where a match starts: a name's end
-_NAME_END_CLASS = rb"[\t-\r\x1c-\x1f \"':=\x80-\xff]"
+_SPACES = frozenset(b" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f") | frozenset(range(0x80, 0x100))
+_NAME_END = _SPACES | frozenset(b"\"':=")
+#: _NAME_END as a pattern's character class
+_NAME_END_CLASS = b"[" + escaped(bytes(sorted(_NAME_END))) + b"]"
 _K_WORDS = re.compile(rb"k(?:ey|en)(?=" + _NAME_END_CLASS + rb")")  # no lookbehind: slower
 _VENDOR_DASH = re.compile(rb"-(?<=[kp]-)")
 _FOUND_WORDS = ("author", "secret", "password", "bearer")
@@ -84,8 +86,6 @@ _FOUND_NEEDLES = (b"authorization", b"secret", b"password", b"bearer")
 #: (ASCII letters, as ``bytes.lower``): the four words, a "k" word with its name's end, a vendor
 #: prefix's dash
 ANCHOR_PATTERNS = (*_FOUND_NEEDLES, rb"k(?:ey|en)" + _NAME_END_CLASS, rb"[kp]-")
-_SPACES = frozenset(b" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f") | frozenset(range(0x80, 0x100))
-_NAME_END = _SPACES | frozenset(b"\"':=")
 #: the found words but "author" (followed by "ization", in its needle), with what may follow them
 _FOLLOWERS = ((b"secret", _NAME_END), (b"password", _NAME_END), (b"bearer", _SPACES))
 

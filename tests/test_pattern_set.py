@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 import logging
 import platform
+import re
 import sys
 import threading
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 
 from mimo2codex import pattern_set
-from mimo2codex.pattern_set import compile_set
+from mimo2codex.pattern_set import compile_set, escaped
 
 
 def test_hyperscan_runs_where_it_has_a_wheel() -> None:
@@ -82,3 +83,13 @@ def test_a_library_that_cannot_run_here_is_reported_once_and_left(
         assert compile_set([rb"x"], [False]) is None
     assert "cannot run here" in caplog.text
     assert "SSSE3" in caplog.text
+
+
+def test_escaped_bytes_match_only_themselves() -> None:
+    every = bytes(range(256))
+    assert re.fullmatch(escaped(every), every)
+    patterns = compile_set([escaped(b"a.*[(\\")], [False])
+    if patterns is None:
+        pytest.skip("hyperscan cannot run on this machine")
+    assert patterns.any_in(b"x a.*[(\\ y")
+    assert not patterns.any_in(b"abbb[(\\")  # "." and "*" were not pattern syntax

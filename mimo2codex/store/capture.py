@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 import orjson
 
-from mimo2codex.pattern_set import PatternSet, compile_set
+from mimo2codex.pattern_set import PatternSet, compile_set, escaped
 from mimo2codex.redaction import ANCHOR_PATTERNS, ANCHORED_MIN, MASK, redact
 from mimo2codex.request_log import RequestRecord
 from mimo2codex.store.redaction_cache import Piece, RedactionCache
@@ -35,6 +35,8 @@ BODY_MODES: tuple[BodyMode, ...] = ("off", "errors-only", "full")
 DEFAULT_MAX_BYTES = 256 << 10
 
 _DATA_URL = re.compile(rb"data:(image/[\w.+-]+);base64,([A-Za-z0-9+/=]+)")
+#: in every data URL: a body without it has none to replace (looked for before the regex runs)
+_DATA_URL_MARK = b"base64,"
 #: redaction runs on a prefix this much longer than the cap: text shrinks or grows under redaction,
 #: and a key cut in half at the edge of the prefix must still end up beyond the cap
 _REDACT_MARGIN = 64 << 10
@@ -66,7 +68,7 @@ def _image_digest(match: re.Match[bytes]) -> bytes:
 def replace_images(data: bytes) -> bytes:
     """Every ``data:image/...;base64,...`` run replaced by its size and digest (before redaction:
     the redaction's search then never walks the big base64 blobs)."""
-    if data.find(b"base64,") < 0:  # not `in`: see mimo2codex.redaction._word_positions
+    if data.find(_DATA_URL_MARK) < 0:  # not `in`: see mimo2codex.redaction._word_positions
         return data
     return _DATA_URL.sub(_image_digest, data)
 
@@ -151,8 +153,7 @@ class Untouched:
     def _compile(self) -> None:
         with self._lock:
             if not self._compiled:
-                # a secret byte for byte (\xHH: no character of it means anything to the pattern)
-                exact = [b"base64,", *(b"".join(b"\\x%02x" % byte for byte in secret) for secret in self._secrets)]
+                exact = [_DATA_URL_MARK, *map(escaped, self._secrets)]  # a key byte for byte
                 folded = [True] * len(ANCHOR_PATTERNS) + [False] * len(exact)
                 self._patterns = compile_set([*ANCHOR_PATTERNS, *exact], folded)
                 self._compiled = True
